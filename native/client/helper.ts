@@ -1,0 +1,212 @@
+// Runs accelnet-helper: one exec per batch, argv as an array (never a shell),
+// one JSON reply parsed and checked. This is the only TypeScript that spawns
+// the helper (ESLint enforces it).
+import { spawn } from "node:child_process";
+
+import type { Command, ResultsOf } from "./commands.js";
+
+export interface NativeClient {
+  /**
+   * Runs the batch in ONE helper exec. Resolves with every result, or rejects
+   * with NativeError (whose `completed` holds the results of the commands
+   * that ran before the failure).
+   */
+  run<const C extends readonly Command<unknown>[]>(cmds: C): Promise<ResultsOf<C>>;
+}
+
+export interface NativeClientOptions {
+  helperPath: string;
+  sysfsRoot?: string;
+  devRoot?: string;
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** The helper's reply buffer is 4 MiB; anything far beyond that is not a reply. */
+const MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
+
+export interface NativeErrorInit {
+  argv: readonly string[];
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stderr: string;
+  index?: number | null;
+  cmd?: string | null;
+  op?: string | null;
+  object?: string | null;
+  errno?: number | null;
+  errname?: string | null;
+  extack?: string | null;
+  attr?: string | null;
+  completed?: readonly unknown[];
+}
+
+/** A helper failure: the process view (execa shape) plus the helper's own error fields. */
+export class NativeError extends Error {
+  override readonly name = "NativeError";
+  readonly argv: readonly string[];
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly stderr: string;
+  readonly index: number | null;
+  readonly cmd: string | null;
+  readonly op: string | null;
+  readonly object: string | null;
+  readonly errno: number | null;
+  readonly errname: string | null;
+  readonly extack: string | null;
+  readonly attr: string | null;
+  readonly completed: readonly unknown[];
+
+  constructor(message: string, init: NativeErrorInit, options?: { cause?: unknown }) {
+    super(message, options);
+    this.argv = init.argv;
+    this.exitCode = init.exitCode;
+    this.signal = init.signal;
+    this.timedOut = init.timedOut;
+    this.stderr = init.stderr;
+    this.index = init.index ?? null;
+    this.cmd = init.cmd ?? null;
+    this.op = init.op ?? null;
+    this.object = init.object ?? null;
+    this.errno = init.errno ?? null;
+    this.errname = init.errname ?? null;
+    this.extack = init.extack ?? null;
+    this.attr = init.attr ?? null;
+    this.completed = init.completed ?? [];
+  }
+}
+
+/** The helper's argv for a batch: globals, then commands separated by "--". */
+export function helperArgv(opts: Omit<NativeClientOptions, "helperPath">, cmds: readonly Command<unknown>[]): string[] {
+  const argv: string[] = [];
+  if (opts.sysfsRoot !== undefined) argv.push(`--sysfs-root=${opts.sysfsRoot}`);
+  if (opts.devRoot !== undefined) argv.push(`--dev-root=${opts.devRoot}`);
+  cmds.forEach((c, i) => {
+    if (i > 0) argv.push("--");
+    argv.push(c.name, ...c.args);
+  });
+  return argv;
+}
+
+interface Exit {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string | null {
+  return typeof v === "string" ? v : null;
+}
+
+function num(v: unknown): number | null {
+  return typeof v === "number" ? v : null;
+}
+
+/** Turns a finished helper process into its results, or the NativeError that describes it. */
+export function interpretReply(helperPath: string, argv: readonly string[], count: number, exit: Exit): unknown[] {
+  const base = {
+    argv,
+    exitCode: exit.exitCode,
+    signal: exit.signal,
+    timedOut: exit.timedOut,
+    stderr: exit.stderr,
+  };
+  if (exit.timedOut) {
+    throw new NativeError(`Cannot run helper "${helperPath}": timed out`, base);
+  }
+  let reply: unknown;
+  try {
+    reply = JSON.parse(exit.stdout);
+  } catch (cause) {
+    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${String(exit.exitCode)}`;
+    throw new NativeError(`Cannot parse reply of helper "${helperPath}" (${how}): not JSON`, base, { cause });
+  }
+  if (!isRecord(reply) || typeof reply.ok !== "boolean" || !Array.isArray(reply.results)) {
+    throw new NativeError(`Cannot parse reply of helper "${helperPath}": unexpected shape`, base);
+  }
+  const results: unknown[] = reply.results;
+  if (reply.ok) {
+    if (exit.exitCode !== 0 || results.length !== count) {
+      throw new NativeError(
+        `Cannot parse reply of helper "${helperPath}": ok with exit code ${String(exit.exitCode)} and ` +
+          `${results.length} of ${count} results`,
+        { ...base, completed: results },
+      );
+    }
+    return results;
+  }
+  const e = isRecord(reply.error) ? reply.error : {};
+  const cmd = str(e.cmd);
+  const object = str(e.object) ?? "";
+  const extack = str(e.extack);
+  const text = str(e.message) ?? "unknown error";
+  const message = `Cannot ${cmd ?? "run helper"} "${object}": ${text}${extack ? `: ${extack}` : ""}`;
+  throw new NativeError(message, {
+    ...base,
+    index: num(e.index),
+    cmd,
+    op: str(e.op),
+    object,
+    errno: num(e.errno),
+    errname: str(e.errname),
+    extack,
+    attr: str(e.attr),
+    completed: results,
+  });
+}
+
+function execHelper(helperPath: string, argv: readonly string[], timeoutMs: number): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(helperPath, argv, { stdio: ["ignore", "pipe", "pipe"], shell: false });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_OUTPUT_BYTES) child.kill("SIGKILL");
+      else into.push(chunk);
+    };
+    child.stdout.on("data", collect(out));
+    child.stderr.on("data", collect(err));
+    child.on("error", (cause) => {
+      clearTimeout(timer);
+      const init = { argv, exitCode: null, signal: null, timedOut: false, stderr: "" };
+      reject(new NativeError(`Cannot run helper "${helperPath}": ${cause.message}`, init, { cause }));
+    });
+    child.on("close", (exitCode, signal) => {
+      clearTimeout(timer);
+      resolve({
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        exitCode,
+        signal,
+        timedOut,
+      });
+    });
+  });
+}
+
+export function createNativeClient(opts: NativeClientOptions): NativeClient {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return {
+    async run<const C extends readonly Command<unknown>[]>(cmds: C): Promise<ResultsOf<C>> {
+      const argv = helperArgv(opts, cmds);
+      const exit = await execHelper(opts.helperPath, argv, timeoutMs);
+      return interpretReply(opts.helperPath, argv, cmds.length, exit) as ResultsOf<C>;
+    },
+  };
+}

@@ -1,0 +1,17 @@
+// The native client: typed functions over accelnet-helper (native/PROTOCOL.md).
+export { cmd } from "./commands.js";
+export type { Command, ResultsOf } from "./commands.js";
+export { createNativeClient, NativeError } from "./helper.js";
+export type { NativeClient, NativeClientOptions } from "./helper.js";
+export type {
+  Address,
+  Link,
+  LinkOperstate,
+  MacvlanMode,
+  PciDevice,
+  Route,
+  RouteArgs,
+  RouteScope,
+  VdpaDevice,
+  Vf,
+} from "./types.js";

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * accelnet-helper: shared types.
+ *
+ * Conventions (STYLE.md Part 2): functions are acn_<object>_<verb>, return 0
+ * or -errno, and describe a failure in the struct acn_err they are handed.
+ * Only main.c writes the reply and picks the exit code.
+ */
+#ifndef ACN_H
+#define ACN_H
+
+#include <linux/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ACN_VERSION "0.1.0"
+#define ACN_MAX_CMDS 64
+
+struct acn_json;
+
+/* What went wrong, in the words the reply uses (PROTOCOL.md "Reply"). */
+struct acn_err {
+	const char *op;       /* kernel operation or syscall, a string literal */
+	char object[256];     /* the name from the input */
+	int code;             /* positive errno */
+	char message[512];    /* argument errors only; otherwise strerror(code) */
+	char extack[512];     /* kernel extended-ack text */
+	char attr[64];        /* kernel's bad attribute, by name */
+};
+
+/* Records a failure and returns @neg_errno, so callers can `return acn_fail(...)`. */
+int acn_fail(struct acn_err *e, int neg_errno, const char *op, const char *object);
+
+/* Argument keys. The order is the order of the key table in args.c. */
+enum acn_key {
+	ACN_K_NETNS,
+	ACN_K_NAME,
+	ACN_K_PATH,
+	ACN_K_ADDRS,
+	ACN_K_ROUTES,
+	ACN_K_VFS,
+	ACN_K_FAMILY,
+	ACN_K_TABLE,
+	ACN_K_MASTER,
+	ACN_K_MASTER_NETNS,
+	ACN_K_MODE,
+	ACN_K_MAC,
+	ACN_K_MTU,
+	ACN_K_BCQUEUELEN,
+	ACN_K_NEWNAME,
+	ACN_K_ADDR,
+	ACN_K_DST,
+	ACN_K_GW,
+	ACN_K_METRIC,
+	ACN_K_SCOPE,
+	ACN_K_KEY,
+	ACN_K_VALUE,
+	ACN_K_COUNT
+};
+
+#define ACN_OPT(k) (UINT64_C(1) << (k))
+
+/* A validated network namespace: fd is -1 for "the helper's own". */
+struct acn_netns {
+	int fd;
+	const char *path;
+	ino_t inode;
+};
+
+struct acn_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned int prefixlen;
+};
+
+enum acn_sysctl_key { ACN_SYSCTL_ARP_NOTIFY, ACN_SYSCTL_NDISC_NOTIFY };
+
+/* One command's validated arguments. Fields are valid only when present. */
+struct acn_opts {
+	uint64_t present;
+	const char *raw[ACN_K_COUNT]; /* the text as given, for messages */
+	struct acn_netns netns, master_netns, path;
+	char name[IFNAMSIZ], master[IFNAMSIZ], newname[IFNAMSIZ];
+	bool addrs, routes, vfs;
+	uint32_t family; /* AF_INET or AF_INET6 */
+	uint32_t table, metric, bcqueuelen, mtu, mode, scope, key, value;
+	unsigned char mac[6];
+	struct acn_prefix addr, dst, gw;
+};
+
+static inline bool acn_has(const struct acn_opts *o, enum acn_key k)
+{
+	return (o->present & ACN_OPT(k)) != 0;
+}
+
+/* Process-wide settings from the global flags. */
+struct acn_globals {
+	const char *sysfs_root;
+	const char *dev_root;
+};
+
+/* What a command handler gets: it writes its result members into out. */
+struct acn_ctx {
+	const struct acn_globals *g;
+	struct acn_json *out;
+	struct acn_err *err;
+};
+
+typedef int (*acn_run_fn)(struct acn_ctx *ctx, const struct acn_opts *o);
+/* Cross-key validation after parsing; fills err->message, returns -errno. */
+typedef int (*acn_check_fn)(const char *cmd, const struct acn_opts *o, struct acn_err *err);
+
+struct acn_cmd_def {
+	const char *name;
+	uint64_t required;
+	uint64_t optional;
+	acn_run_fn run;
+	acn_check_fn check;
+};
+
+/* Command handlers (one group per cmd_*.c file). */
+int acn_netns_check(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_show(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_list(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_addr_list(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_route_list(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_macvlan_add(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_rename(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_set_mac(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_set_mtu(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_up(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_down(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_del(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_addr_add(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_addr_del(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_route_add(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_route_del(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_route_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
+int acn_sysctl_set(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_sysctl_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
+
+/* Tracing to stderr, enabled by ACCELNET_HELPER_TRACE=1. */
+extern bool acn_trace_on;
+void acn_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Opening, validating and briefly entering network namespaces. */
+#define _GNU_SOURCE
+#include "netns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "validate.h"
+
+bool acn_netns_lost;
+static int self_fd = -1;
+
+static const char *ns_type_name(int type)
+{
+	switch (type) {
+	case CLONE_NEWNS:
+		return "mount";
+	case CLONE_NEWUTS:
+		return "uts";
+	case CLONE_NEWIPC:
+		return "ipc";
+	case CLONE_NEWUSER:
+		return "user";
+	case CLONE_NEWPID:
+		return "pid";
+	case CLONE_NEWCGROUP:
+		return "cgroup";
+	case CLONE_NEWTIME:
+		return "time";
+	default:
+		return "non-network";
+	}
+}
+
+int acn_netns_open(const char *path, struct acn_netns *ns, char *why, size_t whylen)
+{
+	struct stat st;
+	int type, rc;
+
+	ns->fd = -1;
+	ns->path = path;
+	if (path[0] != '/') {
+		snprintf(why, whylen, "must be an absolute path");
+		return -EINVAL;
+	}
+	if (!acn_path_safe(path)) {
+		snprintf(why, whylen, "must not contain \"..\" components");
+		return -EINVAL;
+	}
+	/* stat first: opening a device node or FIFO could have side effects or block. */
+	if (stat(path, &st) < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "%s", rc == -ENOENT ? "does not exist" : strerror(-rc));
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "is not a namespace file");
+		return -EINVAL;
+	}
+	ns->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (ns->fd < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "%s", rc == -ENOENT ? "does not exist" : strerror(-rc));
+		return rc;
+	}
+	type = ioctl(ns->fd, NS_GET_NSTYPE);
+	if (type < 0) {
+		snprintf(why, whylen, "is not a namespace file");
+		rc = -EINVAL;
+		goto close_fd;
+	}
+	if (type != CLONE_NEWNET) {
+		snprintf(why, whylen, "is a %s namespace, not a network namespace", ns_type_name(type));
+		rc = -EINVAL;
+		goto close_fd;
+	}
+	if (fstat(ns->fd, &st) < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "%s", strerror(-rc));
+		goto close_fd;
+	}
+	ns->inode = st.st_ino;
+	return 0;
+
+close_fd:
+	close(ns->fd);
+	ns->fd = -1;
+	return rc;
+}
+
+void acn_netns_close(struct acn_netns *ns)
+{
+	if (ns->fd >= 0)
+		close(ns->fd);
+	ns->fd = -1;
+}
+
+static int netns_enter(const struct acn_netns *ns, struct acn_err *err)
+{
+	if (self_fd < 0) {
+		self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (self_fd < 0)
+			return acn_fail(err, -errno, "open", "/proc/self/ns/net");
+	}
+	if (setns(ns->fd, CLONE_NEWNET) < 0)
+		return acn_fail(err, -errno, "setns", ns->path);
+	return 0;
+}
+
+static int netns_leave(struct acn_err *err)
+{
+	if (setns(self_fd, CLONE_NEWNET) < 0) {
+		acn_netns_lost = true;
+		return acn_fail(err, -errno, "setns", "/proc/self/ns/net");
+	}
+	return 0;
+}
+
+int acn_netns_socket(const struct acn_netns *ns, int domain, int type, int protocol, int *fd,
+		     struct acn_err *err)
+{
+	int rc;
+
+	if (!ns || ns->fd < 0) {
+		*fd = socket(domain, type, protocol);
+		return *fd < 0 ? acn_fail(err, -errno, "socket", "") : 0;
+	}
+	rc = netns_enter(ns, err);
+	if (rc < 0)
+		return rc;
+	*fd = socket(domain, type, protocol);
+	if (*fd < 0)
+		rc = acn_fail(err, -errno, "socket", ns->path);
+	if (netns_leave(err) < 0) {
+		rc = -err->code;
+		goto close_fd;
+	}
+	return rc;
+
+close_fd:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return rc;
+}
+
+int acn_netns_open_file(const struct acn_netns *ns, const char *file, int flags, int *fd, struct acn_err *err,
+			const char *op, const char *object)
+{
+	int rc = 0;
+
+	if (!ns || ns->fd < 0) {
+		*fd = open(file, flags | O_CLOEXEC);
+		return *fd < 0 ? acn_fail(err, -errno, op, object) : 0;
+	}
+	rc = netns_enter(ns, err);
+	if (rc < 0)
+		return rc;
+	*fd = open(file, flags | O_CLOEXEC);
+	if (*fd < 0)
+		rc = acn_fail(err, -errno, op, object);
+	if (netns_leave(err) < 0) {
+		rc = -err->code;
+		goto close_fd;
+	}
+	return rc;
+
+close_fd:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return rc;
+}
+
+void acn_netns_fini(void)
+{
+	if (self_fd >= 0)
+		close(self_fd);
+	self_fd = -1;
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Value validators: everything the helper accepts from argv passes through here. */
+#include "validate.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+bool acn_path_safe(const char *path)
+{
+	const char *p = path;
+
+	if (p[0] != '/')
+		return false;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+bool acn_ifname_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n >= IFNAMSIZ)
+		return false;
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		/* 0x21..0x7e: printable ASCII without space. */
+		if (c < 0x21 || c > 0x7e || c == '/' || c == ':')
+			return false;
+	}
+	return true;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+const char *acn_mac_parse(const char *s, unsigned char mac[6])
+{
+	int i;
+
+	if (strlen(s) != 17)
+		return "expected xx:xx:xx:xx:xx:xx in hex";
+	for (i = 0; i < 6; i++) {
+		int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
+			return "expected xx:xx:xx:xx:xx:xx in hex";
+		mac[i] = (unsigned char)(hi << 4 | lo);
+	}
+	if (mac[0] & 1)
+		return "is a multicast address, not unicast";
+	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return "is all zero";
+	return NULL;
+}
+
+bool acn_u32_parse(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 10)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v < min || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+bool acn_prefix_parse(const char *s, bool with_len, struct acn_prefix *p)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t hostlen = slash ? (size_t)(slash - s) : strlen(s);
+	uint32_t len;
+
+	memset(p, 0, sizeof(*p));
+	if ((slash != NULL) != with_len || hostlen == 0 || hostlen >= sizeof(host))
+		return false;
+	memcpy(host, s, hostlen);
+	host[hostlen] = '\0';
+	if (inet_pton(AF_INET, host, p->addr) == 1)
+		p->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, p->addr) == 1)
+		p->family = AF_INET6;
+	else
+		return false;
+	if (!with_len) {
+		p->prefixlen = p->family == AF_INET ? 32 : 128;
+		return true;
+	}
+	if (!acn_u32_parse(slash + 1, 0, p->family == AF_INET ? 32 : 128, &len))
+		return false;
+	p->prefixlen = len;
+	return true;
+}
+
+bool acn_prefix_is_network(const struct acn_prefix *p)
+{
+	unsigned int bytes = p->family == AF_INET ? 4 : 16, bit;
+
+	for (bit = p->prefixlen; bit < bytes * 8; bit++)
+		if (p->addr[bit / 8] & (0x80 >> (bit % 8)))
+			return false;
+	return true;
+}
+
+void acn_prefix_network_str(const struct acn_prefix *p, char *buf, size_t len)
+{
+	struct acn_prefix net = *p;
+	char host[INET6_ADDRSTRLEN];
+	unsigned int bytes = p->family == AF_INET ? 4 : 16, bit;
+
+	for (bit = p->prefixlen; bit < bytes * 8; bit++)
+		net.addr[bit / 8] &= (unsigned char)~(0x80 >> (bit % 8));
+	inet_ntop(p->family, net.addr, host, sizeof(host));
+	snprintf(buf, len, "%s/%u", host, p->prefixlen);
+}
+
+void acn_mac_str(const unsigned char *mac, size_t n, char *buf, size_t len)
+{
+	size_t i, at = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (i = 0; i < n && at + 3 < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, i ? ":%02x" : "%02x", mac[i]);
+}

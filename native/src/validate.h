@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Value validators for argv (pure functions: no I/O, no messages). */
+#ifndef ACN_VALIDATE_H
+#define ACN_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acn.h"
+
+/* Absolute, without ".." components. */
+bool acn_path_safe(const char *path);
+/* 1-15 printable ASCII bytes, no '/', ':' or whitespace, not "." or "..". */
+bool acn_ifname_valid(const char *s);
+/* xx:xx:xx:xx:xx:xx; returns NULL or the reason it is refused. */
+const char *acn_mac_parse(const char *s, unsigned char mac[6]);
+/* Plain decimal, no sign, within [min, max]. */
+bool acn_u32_parse(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* "ADDR/LEN" when with_len, else "ADDR" (prefixlen set to the full length). */
+bool acn_prefix_parse(const char *s, bool with_len, struct acn_prefix *p);
+/* True when all bits after prefixlen are zero. */
+bool acn_prefix_is_network(const struct acn_prefix *p);
+/* Formats the network of @p ("10.0.0.0/24") into buf. */
+void acn_prefix_network_str(const struct acn_prefix *p, char *buf, size_t len);
+void acn_mac_str(const unsigned char *mac, size_t n, char *buf, size_t len);
+
+#endif

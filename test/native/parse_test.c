@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Parser tests without a kernel (iproute2 testsuite style): messages are
+ * built as the kernel would send them, including a PF with VF info, an
+ * attribute from a newer kernel and malformed attributes, then fed to the
+ * single-message parsers. Run with `make -C native check` (ASan/UBSan).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nl.h"
+#include "reply.h"
+#include "rtnl.h"
+#include "validate.h"
+
+static int failures, checks;
+static char buf[65536];
+
+#define CHECK(cond)                                                                   \
+	do {                                                                          \
+		checks++;                                                             \
+		if (!(cond)) {                                                        \
+			failures++;                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+		}                                                                     \
+	} while (0)
+
+#define CONTAINS(json, text) CHECK(strstr((json), (text)) != NULL)
+
+static struct ifinfomsg *newlink(struct acn_nlmsg *m, int index)
+{
+	struct ifinfomsg *ifi = acn_nlmsg_init(m, RTM_NEWLINK, 0, sizeof(*ifi), &acn_ifla_policy);
+
+	ifi->ifi_index = index;
+	return ifi;
+}
+
+static const char *to_json_link(struct acn_nlmsg *m, int *rc, const char **bad)
+{
+	struct acn_json j;
+
+	acn_json_init(&j, buf, sizeof(buf) - 1);
+	*rc = acn_link_to_json(&m->nlh, &j, NULL, bad);
+	buf[j.len] = '\0';
+	return buf;
+}
+
+static void test_pf_with_vfs(void)
+{
+	static struct acn_nlmsg m;
+	struct nlattr *list, *vf, *vlans, *props;
+	struct ifla_vf_mac mac = { .vf = 1, .mac = { 0x02, 0, 0, 0, 0, 0x11 } };
+	struct ifla_vf_vlan vlan = { .vf = 1, .vlan = 100, .qos = 3 };
+	struct ifla_vf_vlan_info vinfo = { .vf = 1, .vlan = 100, .qos = 3, .vlan_proto = htons(0x88a8) };
+	struct ifla_vf_spoofchk spoof = { .vf = 1, .setting = 1 };
+	struct ifla_vf_trust trust = { .vf = 1, .setting = (uint32_t)-1 };
+	struct ifla_vf_link_state state = { .vf = 1, .link_state = IFLA_VF_LINK_STATE_DISABLE };
+	struct ifla_vf_rate rate = { .vf = 1, .min_tx_rate = 10, .max_tx_rate = 1000 };
+	unsigned char hw[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+	const char *bad = NULL, *json;
+	int rc;
+
+	newlink(&m, 4)->ifi_flags = 1; /* IFF_UP */
+	acn_attr_put_strz(&m, IFLA_IFNAME, "ens1f0");
+	acn_attr_put_u32(&m, IFLA_MTU, 9000);
+	acn_attr_put(&m, IFLA_ADDRESS, 6, hw);
+	acn_attr_put(&m, IFLA_PERM_ADDRESS, 6, hw);
+	acn_attr_put_u32(&m, IFLA_NUM_VF, 1);
+	acn_attr_put_strz(&m, IFLA_PARENT_DEV_NAME, "0000:00:02.0");
+	acn_attr_put_strz(&m, IFLA_PARENT_DEV_BUS_NAME, "pci");
+	acn_attr_put_u32(&m, IFLA_MAX + 7, 42); /* from a newer kernel: must be skipped */
+	props = acn_attr_nest_start(&m, IFLA_PROP_LIST);
+	acn_attr_put_strz(&m, IFLA_ALT_IFNAME, "enp0s2");
+	acn_attr_put_strz(&m, IFLA_ALT_IFNAME, "enp0s2f0");
+	acn_attr_nest_end(&m, props);
+	list = acn_attr_nest_start(&m, IFLA_VFINFO_LIST);
+	vf = acn_attr_nest_start(&m, IFLA_VF_INFO);
+	acn_attr_put(&m, IFLA_VF_MAC, sizeof(mac), &mac);
+	acn_attr_put(&m, IFLA_VF_VLAN, sizeof(vlan), &vlan);
+	vlans = acn_attr_nest_start(&m, IFLA_VF_VLAN_LIST);
+	acn_attr_put(&m, IFLA_VF_VLAN_INFO, sizeof(vinfo), &vinfo);
+	acn_attr_nest_end(&m, vlans);
+	acn_attr_put(&m, IFLA_VF_SPOOFCHK, sizeof(spoof), &spoof);
+	acn_attr_put(&m, IFLA_VF_TRUST, sizeof(trust), &trust);
+	acn_attr_put(&m, IFLA_VF_LINK_STATE, sizeof(state), &state);
+	acn_attr_put(&m, IFLA_VF_RATE, sizeof(rate), &rate);
+	acn_attr_nest_end(&m, vf);
+	acn_attr_nest_end(&m, list);
+	CHECK(!m.overflow);
+
+	json = to_json_link(&m, &rc, &bad);
+	CHECK(rc == 0);
+	CONTAINS(json, "\"index\":4,\"name\":\"ens1f0\",\"kind\":null,\"mac\":\"52:54:00:12:34:56\"");
+	CONTAINS(json, "\"permMac\":\"52:54:00:12:34:56\",\"mtu\":9000,\"minMtu\":null,\"maxMtu\":null,\"up\":true");
+	CONTAINS(json, "\"altnames\":[\"enp0s2\",\"enp0s2f0\"]");
+	CONTAINS(json, "\"parentBus\":\"pci\",\"parentDev\":\"0000:00:02.0\"");
+	CONTAINS(json, "\"numVfs\":1,\"vfs\":[{\"vf\":1,\"mac\":\"02:00:00:00:00:11\",\"vlan\":100,\"qos\":3,"
+		       "\"vlanProto\":\"802.1ad\",\"spoofchk\":true,\"trust\":null,\"linkState\":\"disable\","
+		       "\"minTxRate\":10,\"maxTxRate\":1000}]");
+}
+
+static void test_macvlan_and_bad_attr_name(void)
+{
+	static struct acn_nlmsg m;
+	struct nlattr *info, *data, *mode_attr;
+	const char *bad = NULL, *json;
+	uint32_t off;
+	int rc;
+
+	newlink(&m, 7);
+	acn_attr_put_strz(&m, IFLA_IFNAME, "net1");
+	acn_attr_put_u32(&m, IFLA_MTU, 1500);
+	info = acn_attr_nest_start(&m, IFLA_LINKINFO);
+	acn_attr_put_strz(&m, IFLA_INFO_KIND, "macvlan");
+	data = acn_attr_nest_start(&m, IFLA_INFO_DATA);
+	mode_attr = (struct nlattr *)(m.buf + m.nlh.nlmsg_len);
+	acn_attr_put_u32(&m, IFLA_MACVLAN_MODE, MACVLAN_MODE_PASSTHRU);
+	acn_attr_nest_end(&m, data);
+	acn_attr_nest_end(&m, info);
+
+	json = to_json_link(&m, &rc, &bad);
+	CHECK(rc == 0);
+	CONTAINS(json, "\"kind\":\"macvlan\"");
+	CONTAINS(json, "\"macvlanMode\":\"passthru\"");
+
+	/* What the kernel's NLMSGERR_ATTR_OFFS points at, named through the nested policies. */
+	off = (uint32_t)((unsigned char *)mode_attr - m.buf);
+	CHECK(acn_nl_attr_name_at(&m, off) && strcmp(acn_nl_attr_name_at(&m, off), "IFLA_MACVLAN_MODE") == 0);
+	CHECK(acn_nl_attr_name_at(&m, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg))) &&
+	      strcmp(acn_nl_attr_name_at(&m, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg))), "IFLA_IFNAME") == 0);
+	CHECK(acn_nl_attr_name_at(&m, 2) == NULL);
+	CHECK(acn_nl_attr_name_at(&m, m.nlh.nlmsg_len + 4) == NULL);
+}
+
+static void test_malformed(void)
+{
+	static struct acn_nlmsg m;
+	uint16_t short_mtu = 1500;
+	const char *bad = NULL;
+	int rc;
+
+	newlink(&m, 3);
+	acn_attr_put_strz(&m, IFLA_IFNAME, "eth0");
+	acn_attr_put(&m, IFLA_MTU, sizeof(short_mtu), &short_mtu);
+	to_json_link(&m, &rc, &bad);
+	CHECK(rc == -EPROTO);
+	CHECK(bad && strcmp(bad, "IFLA_MTU") == 0);
+
+	/* A name without its terminating NUL. */
+	newlink(&m, 3);
+	acn_attr_put(&m, IFLA_IFNAME, 4, "eth0");
+	acn_attr_put_u32(&m, IFLA_MTU, 1500);
+	bad = NULL;
+	to_json_link(&m, &rc, &bad);
+	CHECK(rc == -EPROTO);
+	CHECK(bad && strcmp(bad, "IFLA_IFNAME") == 0);
+
+	/* No IFLA_MTU at all: not a link the kernel would send. */
+	newlink(&m, 3);
+	acn_attr_put_strz(&m, IFLA_IFNAME, "eth0");
+	bad = NULL;
+	to_json_link(&m, &rc, &bad);
+	CHECK(rc == -EPROTO && bad && strcmp(bad, "IFLA_MTU") == 0);
+}
+
+static void test_json_escaping(void)
+{
+	static struct acn_nlmsg m;
+	const char *bad = NULL, *json;
+	int rc;
+
+	newlink(&m, 9);
+	acn_attr_put_strz(&m, IFLA_IFNAME, "q\"b\\\x01\xff\xc3\xa9");
+	acn_attr_put_u32(&m, IFLA_MTU, 1500);
+	json = to_json_link(&m, &rc, &bad);
+	CHECK(rc == 0);
+	CONTAINS(json, "\"name\":\"q\\\"b\\\\\\u0001\\ufffd\xc3\xa9\"");
+}
+
+static void test_route_and_addr(void)
+{
+	static struct acn_nlmsg m;
+	struct acn_json j;
+	struct rtmsg *r;
+	struct ifaddrmsg *ifa;
+	unsigned char gw[4] = { 10, 0, 0, 1 }, a6[16] = { 0xfd, 0, [15] = 2 };
+	const char *bad = NULL;
+	int rc;
+
+	r = acn_nlmsg_init(&m, RTM_NEWROUTE, 0, sizeof(*r), &acn_rta_policy);
+	r->rtm_family = AF_INET;
+	r->rtm_table = RT_TABLE_MAIN;
+	r->rtm_protocol = RTPROT_BOOT;
+	acn_attr_put_u32(&m, RTA_TABLE, RT_TABLE_MAIN);
+	acn_attr_put(&m, RTA_GATEWAY, 4, gw);
+	acn_attr_put_u32(&m, RTA_OIF, 5);
+	acn_json_init(&j, buf, sizeof(buf) - 1);
+	rc = acn_route_to_json(&m.nlh, 0, 0, RT_TABLE_MAIN, &j, &bad);
+	buf[j.len] = '\0';
+	CHECK(rc == 0);
+	CHECK(strcmp(buf, "{\"family\":4,\"dst\":\"0.0.0.0/0\",\"gateway\":\"10.0.0.1\",\"oif\":5,\"table\":254,"
+			  "\"scope\":\"universe\",\"protocol\":\"boot\",\"metric\":0}") == 0);
+	/* Filtered out: another table, another oif. */
+	acn_json_init(&j, buf, sizeof(buf) - 1);
+	CHECK(acn_route_to_json(&m.nlh, 0, 0, 100, &j, &bad) == 1 && j.len == 0);
+	CHECK(acn_route_to_json(&m.nlh, 0, 6, RT_TABLE_MAIN, &j, &bad) == 1 && j.len == 0);
+	/* An IPv4 route with a 16-byte gateway is malformed. */
+	r = acn_nlmsg_init(&m, RTM_NEWROUTE, 0, sizeof(*r), &acn_rta_policy);
+	r->rtm_family = AF_INET;
+	acn_attr_put(&m, RTA_GATEWAY, 16, a6);
+	CHECK(acn_route_to_json(&m.nlh, 0, 0, 0, &j, &bad) == -EPROTO && strcmp(bad, "RTA_GATEWAY") == 0);
+
+	ifa = acn_nlmsg_init(&m, RTM_NEWADDR, 0, sizeof(*ifa), &acn_ifa_policy);
+	ifa->ifa_family = AF_INET6;
+	ifa->ifa_prefixlen = 64;
+	ifa->ifa_index = 3;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	acn_attr_put(&m, IFA_ADDRESS, 16, a6);
+	acn_json_init(&j, buf, sizeof(buf) - 1);
+	rc = acn_addr_to_json(&m.nlh, 0, 0, &j, &bad);
+	buf[j.len] = '\0';
+	CHECK(rc == 0);
+	CHECK(strcmp(buf, "{\"family\":6,\"address\":\"fd00::2\",\"prefixlen\":64,\"ifindex\":3,\"scope\":\"global\"}") == 0);
+}
+
+static void test_builder_overflow_is_sticky(void)
+{
+	static struct acn_nlmsg m;
+	static char big[ACN_NLMSG_MAX];
+	uint32_t len;
+
+	newlink(&m, 1);
+	acn_attr_put(&m, IFLA_IFNAME, sizeof(big) / 2, big);
+	len = m.nlh.nlmsg_len;
+	acn_attr_put(&m, IFLA_IFNAME, sizeof(big) / 2, big);
+	CHECK(m.overflow);
+	acn_attr_put_u32(&m, IFLA_MTU, 1);
+	CHECK(acn_attr_nest_start(&m, IFLA_LINKINFO) == NULL);
+	CHECK(m.nlh.nlmsg_len == len);
+}
+
+static void test_validators(void)
+{
+	struct acn_prefix p;
+	unsigned char mac[6];
+	uint32_t v;
+	char net[64];
+
+	CHECK(acn_ifname_valid("abcdefghijklmno"));
+	CHECK(!acn_ifname_valid("abcdefghijklmnop"));
+	CHECK(!acn_ifname_valid("a\x7f"));
+	CHECK(acn_mac_parse("02:AB:cd:00:00:01", mac) == NULL && mac[1] == 0xab);
+	CHECK(acn_u32_parse("4294967295", 0, UINT32_MAX, &v) && v == UINT32_MAX);
+	CHECK(!acn_u32_parse("4294967296", 0, UINT32_MAX, &v));
+	CHECK(!acn_u32_parse("+1", 0, 10, &v));
+	CHECK(acn_prefix_parse("fd00::1/64", true, &p) && p.family == AF_INET6 && p.prefixlen == 64);
+	CHECK(!acn_prefix_parse("010.0.0.1/8", true, &p));
+	CHECK(acn_prefix_parse("10.1.2.3/16", true, &p) && !acn_prefix_is_network(&p));
+	acn_prefix_network_str(&p, net, sizeof(net));
+	CHECK(strcmp(net, "10.1.0.0/16") == 0);
+	CHECK(acn_path_safe("/run/netns/a..b") && !acn_path_safe("/run/../x") && !acn_path_safe("/run/netns/.."));
+}
+
+int main(void)
+{
+	test_pf_with_vfs();
+	test_macvlan_and_bad_attr_name();
+	test_malformed();
+	test_json_escaping();
+	test_route_and_addr();
+	test_builder_overflow_is_sticky();
+	test_validators();
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
