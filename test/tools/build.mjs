@@ -37,7 +37,14 @@ function buildNative() {
   execFileSync("make", ["-s", "-C", "native", `-j${2}`], { stdio: "inherit", cwd: root });
 }
 
-async function bundle(entry, outfile) {
+// yargs calls createRequire(import.meta.url), which is undefined in a CommonJS bundle: give it the
+// bundle's own file URL instead.
+const importMetaShim = {
+  define: { "import.meta.url": "__accelnet_import_meta_url" },
+  banner: { js: 'const __accelnet_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+};
+
+async function bundle(entry, outfile, extra = {}) {
   await esbuild.build({
     entryPoints: [join(root, entry)],
     outfile: join(dist, "bundle", outfile),
@@ -48,8 +55,8 @@ async function bundle(entry, outfile) {
     minify: true,
     legalComments: "none",
     loader: { ".proto": "text" },
-    define: { ACCELNET_VERSION: JSON.stringify(pkg.version) },
     logLevel: "warning",
+    ...extra,
   });
 }
 
@@ -69,13 +76,20 @@ function packSea(name, bundleFile, assets) {
   };
   const configPath = join(seaDir, `${name}.sea.json`);
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  run(node24, ["--experimental-sea-config", configPath]);
+  execFileSync(node24, ["--experimental-sea-config", configPath], { stdio: "pipe" });
   const out = join(dist, name);
   const tmp = `${out}.tmp`;
   rmSync(tmp, { force: true });
   copyFileSync(node24, tmp);
   chmodSync(tmp, 0o755);
-  run(process.execPath, [postject, tmp, "NODE_SEA_BLOB", config.output, "--sentinel-fuse", seaFuse]);
+  // postject warns about ELF note sections it does not parse; show its output only when it fails.
+  try {
+    execFileSync(process.execPath, [postject, tmp, "NODE_SEA_BLOB", config.output, "--sentinel-fuse", seaFuse], {
+      stdio: "pipe",
+    });
+  } catch (err) {
+    throw new Error(`postject failed for ${name}: ${err.stderr?.toString() ?? err.message}`);
+  }
   execFileSync("mv", ["-f", tmp, out]);
   return out;
 }
@@ -117,7 +131,7 @@ async function main() {
   log("bundles (esbuild)");
   await bundle("cni/main.ts", "cni.cjs");
   const hasDaemon = existsSync(join(root, "deviceplugin/main.ts"));
-  if (hasDaemon) await bundle("deviceplugin/main.ts", "deviceplugin.cjs");
+  if (hasDaemon) await bundle("deviceplugin/main.ts", "deviceplugin.cjs", importMetaShim);
   if (args.has("--skip-sea")) return;
 
   const assets = existsSync(helper) ? { "accelnet-helper": helper } : {};

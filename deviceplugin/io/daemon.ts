@@ -1,0 +1,568 @@
+// The device plugin daemon: config → inventory → pools → one gRPC server per
+// pool, registered with kubelet, kept registered through kubelet restarts,
+// plugin restarts (kubernetes#121994) and config reloads.
+//
+// Liveness is decided from files and streams, never from "can I connect":
+//  - our socket's inode vanished → kubelet deleted it (restart): rebind, register;
+//  - our socket path holds another inode → a newer instance took over: stop (passive);
+//  - kubelet.sock has a new inode → kubelet restarted: register again;
+//  - kubelet cancelled our ListAndWatch while kubelet.sock exists → register again;
+//  - no ListAndWatch stream open for watchdogMs while registered → register again.
+import { watch, type FSWatcher } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { Server } from "node:http";
+import { parseConfig, type DevicePluginConfig, type ResourceConfig } from "../core/config.js";
+import { allocateContainer, type ContainerAllocation } from "../core/allocate-response.js";
+import { buildPools, kubeletView, type Pool, type Pools } from "../core/pools.js";
+import { deviceInfoContent, deviceInfoFileName } from "../core/device-info.js";
+import { cdiSpecFileName, cdiSpecOf } from "../core/cdi-spec.js";
+import type { Inventory } from "../core/inventory.js";
+import { PluginServer, inodeOf } from "./plugin-server.js";
+import { registerWithKubelet } from "./kubelet-registration.js";
+import type { InventorySource } from "./inventory-source.js";
+import type { Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { startHttpServer } from "./http-server.js";
+
+const TRACER = "daemon";
+/** How long a vanished socket path is left alone before we bind it again. */
+const TAKEOVER_GRACE_MS = 40;
+
+export enum DaemonState {
+  New = "new",
+  Starting = "starting",
+  Running = "running",
+  ShuttingDown = "shutting-down",
+  Stopped = "stopped",
+}
+
+export type RegistrationMode = "auto" | "classic" | "plugin-watcher";
+
+export interface DaemonOptions {
+  readonly configPath: string;
+  readonly resourcePrefix: string;
+  readonly devicePluginDir: string;
+  readonly pluginsRegistryDir: string;
+  readonly registrationMode: RegistrationMode;
+  readonly devinfoDir: string;
+  /** Write CDI specs here and answer Allocate with CDI device names; null: off. */
+  readonly cdiDir: string | null;
+  /** "host:port" for /metrics and /healthz; null: no HTTP server. */
+  readonly metricsAddr: string | null;
+  readonly inventory: InventorySource;
+  readonly log: Logger;
+  readonly rescanIntervalMs?: number;
+  readonly watchdogMs?: number;
+  /** Allocate rescans first when the last scan is older than this. */
+  readonly allocateMaxAgeMs?: number;
+  readonly registerTimeoutMs?: number;
+}
+
+interface PoolRuntime {
+  config: ResourceConfig;
+  /** JSON of the config; an equal key on reload keeps the pool and its registration. */
+  readonly key: string;
+  readonly server: PluginServer;
+  readonly socketPath: string;
+  /** kubelet.sock inode we registered with; null: not registered. */
+  registeredWith: number | null;
+  /** Bumped by every registration attempt; a retry loop stops when it is superseded. */
+  generation: number;
+  /** Another instance owns our socket path: we stay out of its way. */
+  passive: boolean;
+  /** When our socket path was first seen empty; null while it holds our socket. */
+  missingSince: number | null;
+  lastStreamAt: number;
+  lastView: string;
+}
+
+export class Daemon {
+  private stateValue: DaemonState = DaemonState.New;
+  private config: DevicePluginConfig | null = null;
+  private pools: Pools | null = null;
+  private lastScanAt = 0;
+  private readonly runtimes = new Map<string, PoolRuntime>();
+  private readonly watchers: FSWatcher[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly writtenDevinfo = new Set<string>();
+  private readonly writtenCdi = new Set<string>();
+  private http: Server | null = null;
+  private scanning: Promise<void> | null = null;
+  private rescanQueued = false;
+  private dirCheckTimer: NodeJS.Timeout | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+  private hintTimer: NodeJS.Timeout | null = null;
+  readonly metrics = new Metrics();
+  readonly mode: "classic" | "plugin-watcher";
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.mode = opts.registrationMode === "auto" ? "classic" : opts.registrationMode;
+  }
+
+  get state(): DaemonState {
+    return this.stateValue;
+  }
+
+  private get kubeletSocket(): string {
+    return join(this.opts.devicePluginDir, "kubelet.sock");
+  }
+
+  private throwIfNot(state: DaemonState, verb: string): void {
+    if (this.stateValue !== state) throw new Error(`Cannot ${verb} the device plugin: it is ${this.stateValue}`);
+  }
+
+  /** Loads config, scans, serves and registers every pool. Throws ConfigError on a bad config. */
+  async start(): Promise<void> {
+    this.throwIfNot(DaemonState.New, "start");
+    this.stateValue = DaemonState.Starting;
+    const { log } = this.opts;
+    if (this.opts.registrationMode === "auto") {
+      const registry = inodeOf(this.opts.pluginsRegistryDir) !== null;
+      (this as { mode: "classic" | "plugin-watcher" }).mode = registry ? "plugin-watcher" : "classic";
+    }
+    this.config = parseConfig(await readFile(this.opts.configPath, "utf8"), this.opts.resourcePrefix);
+    await this.scan("start");
+    if (this.opts.metricsAddr !== null) {
+      this.http = await startHttpServer(this.opts.metricsAddr, {
+        metrics: this.metrics,
+        unhealthyReason: () => this.unhealthyReason(),
+      });
+    }
+    await mkdir(this.socketDir(), { recursive: true });
+    for (const r of this.config.resources) await this.addPool(r);
+    this.watchDirs();
+    this.timers.push(setInterval(() => void this.rescan("timer"), this.opts.rescanIntervalMs ?? 1000));
+    this.timers.push(setInterval(() => this.watchdog(), 500));
+    this.stateValue = DaemonState.Running;
+    log.info("device plugin started", { mode: this.mode, pools: this.config.resources.map((r) => r.fullName) });
+  }
+
+  /** Graceful stop: end streams, stop servers, remove sockets, device-info files and CDI specs. */
+  async tryShutdown(): Promise<void> {
+    if (this.stateValue === DaemonState.Stopped || this.stateValue === DaemonState.ShuttingDown) return;
+    this.stateValue = DaemonState.ShuttingDown;
+    this.stopWatching();
+    await Promise.all([...this.runtimes.values()].map((rt) => rt.server.stop(!rt.passive)));
+    this.runtimes.clear();
+    await Promise.all([...this.writtenDevinfo].map((p) => rm(p, { force: true })));
+    await Promise.all([...this.writtenCdi].map((p) => rm(p, { force: true })));
+    this.writtenDevinfo.clear();
+    this.writtenCdi.clear();
+    await new Promise<void>((resolve) => (this.http === null ? resolve() : this.http.close(() => resolve())));
+    this.stateValue = DaemonState.Stopped;
+    this.opts.log.info("device plugin stopped");
+  }
+
+  /** Immediate stop (second signal): servers are killed, files are left. */
+  forceShutdown(): void {
+    this.stopWatching();
+    for (const rt of this.runtimes.values()) void rt.server.stop(false, 0);
+    this.http?.closeAllConnections();
+    this.http?.close();
+    this.stateValue = DaemonState.Stopped;
+  }
+
+  /**
+   * Re-reads the config. Pools whose config is unchanged keep their server and
+   * registration; changed pools are restarted, removed pools stopped. A bad
+   * config is logged and the running config kept.
+   */
+  async reload(trigger: string): Promise<boolean> {
+    if (this.stateValue !== DaemonState.Running) return false;
+    let next: DevicePluginConfig;
+    try {
+      next = parseConfig(await readFile(this.opts.configPath, "utf8"), this.opts.resourcePrefix);
+    } catch (err) {
+      this.metrics.inc("accelnet_deviceplugin_config_reloads_total", { result: "error" });
+      this.opts.log.error("config reload failed, keeping the running config", { trigger, error: err });
+      return false;
+    }
+    const keys = new Map(next.resources.map((r) => [r.fullName, JSON.stringify(r)]));
+    for (const [name, rt] of this.runtimes) {
+      if (keys.get(name) === rt.key) continue;
+      await this.removePool(name);
+    }
+    this.config = next;
+    this.pools = null;
+    await this.scan(`reload:${trigger}`);
+    for (const r of next.resources) {
+      const rt = this.runtimes.get(r.fullName);
+      if (rt === undefined) await this.addPool(r);
+      else rt.config = r;
+    }
+    this.metrics.inc("accelnet_deviceplugin_config_reloads_total", { result: "ok" });
+    this.opts.log.info("config reloaded", { trigger, pools: next.resources.map((r) => r.fullName) });
+    return true;
+  }
+
+  /** Rescans the inventory and pushes changed pools to kubelet. Concurrent calls coalesce. */
+  async rescan(trigger: string): Promise<void> {
+    if (this.stateValue !== DaemonState.Running) return;
+    if (this.scanning !== null) {
+      this.rescanQueued = true;
+      return this.scanning;
+    }
+    this.scanning = this.scan(trigger).finally(() => {
+      this.scanning = null;
+      if (this.rescanQueued) {
+        this.rescanQueued = false;
+        void this.rescan("queued");
+      }
+    });
+    return this.scanning;
+  }
+
+  /** The current pools (for tests and diagnostics). */
+  currentPools(): Pools {
+    return this.pools ?? new Map();
+  }
+
+  private socketDir(): string {
+    return this.mode === "classic" ? this.opts.devicePluginDir : this.opts.pluginsRegistryDir;
+  }
+
+  private socketName(r: ResourceConfig): string {
+    return `accelnet-${r.resourcePrefix}-${r.resourceName}.sock`;
+  }
+
+  private async scan(trigger: string): Promise<void> {
+    const config = this.config;
+    if (config === null) return;
+    const started = performance.now();
+    let inv: Inventory;
+    try {
+      inv = await this.opts.inventory.read();
+    } catch (err) {
+      this.metrics.inc("accelnet_deviceplugin_rescans_total", {
+        trigger: trigger.split(":")[0] ?? trigger,
+        result: "error",
+      });
+      this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: "inventory" });
+      if (this.pools === null) throw err;
+      this.opts.log.error("inventory rescan failed, keeping the last device lists", { trigger, error: err });
+      return;
+    }
+    this.pools = buildPools(config, inv, this.pools, Date.now());
+    this.lastScanAt = Date.now();
+    this.metrics.inc("accelnet_deviceplugin_rescans_total", {
+      trigger: trigger.split(":")[0] ?? trigger,
+      result: "ok",
+    });
+    this.metrics.set("accelnet_deviceplugin_rescan_duration_seconds", {}, (performance.now() - started) / 1000);
+    for (const pool of this.pools.values()) await this.publish(pool);
+    this.opts.log.trace(TRACER, "rescanned", { trigger, ms: Math.round(performance.now() - started) });
+  }
+
+  /** Updates metrics, CDI spec and open streams of a pool whose kubelet view changed. */
+  private async publish(pool: Pool): Promise<void> {
+    const name = pool.config.fullName;
+    const healthy = pool.devices.filter((d) => d.healthy).length;
+    this.metrics.set("accelnet_deviceplugin_devices", { resource: name, health: "Healthy" }, healthy);
+    this.metrics.set(
+      "accelnet_deviceplugin_devices",
+      { resource: name, health: "Unhealthy" },
+      pool.devices.length - healthy,
+    );
+    const rt = this.runtimes.get(name);
+    const view = kubeletView(pool);
+    if (rt === undefined || rt.lastView === view) return;
+    rt.lastView = view;
+    await this.writeCdiSpec(pool);
+    rt.server.push(pool);
+    for (const d of pool.devices.filter((x) => !x.healthy)) {
+      this.opts.log.info("device unhealthy", { resource: name, deviceID: d.id, reason: d.reason });
+    }
+  }
+
+  private async writeCdiSpec(pool: Pool): Promise<void> {
+    if (this.opts.cdiDir === null) return;
+    const path = join(this.opts.cdiDir, cdiSpecFileName(pool.config));
+    await mkdir(this.opts.cdiDir, { recursive: true });
+    await writeFile(`${path}.tmp`, `${JSON.stringify(cdiSpecOf(pool), null, 2)}\n`);
+    await rm(path, { force: true });
+    await rename(`${path}.tmp`, path);
+    this.writtenCdi.add(path);
+  }
+
+  private poolOf(name: string): Pool {
+    const pool = this.pools?.get(name);
+    if (pool === undefined) throw new Error(`Cannot find pool "${name}": it is not configured`);
+    return pool;
+  }
+
+  private async addPool(r: ResourceConfig): Promise<void> {
+    const name = r.fullName;
+    const socketPath = join(this.socketDir(), this.socketName(r));
+    if (Buffer.byteLength(socketPath) > 107) {
+      throw new Error(`Cannot serve "${name}": socket path "${socketPath}" is longer than 107 bytes`);
+    }
+    const rt: PoolRuntime = {
+      config: r,
+      key: JSON.stringify(r),
+      socketPath,
+      registeredWith: null,
+      generation: 0,
+      passive: false,
+      missingSince: null,
+      lastStreamAt: Date.now(),
+      lastView: "",
+      server: new PluginServer({
+        resource: name,
+        socketPath,
+        pool: () => this.poolOf(name),
+        allocate: (ids) => this.allocate(name, ids),
+        pluginWatcher: this.mode === "plugin-watcher",
+        log: this.opts.log,
+        onStream: (event, cancelledByPeer) => this.onStream(name, event, cancelledByPeer),
+        onRegistrationStatus: (ok, error) => {
+          this.metrics.inc("accelnet_deviceplugin_registrations_total", {
+            resource: name,
+            result: ok ? "ok" : "error",
+          });
+          if (ok) this.opts.log.info("registered with kubelet (plugin watcher)", { resource: name });
+          else this.opts.log.error("kubelet rejected the registration", { resource: name, error });
+        },
+      }),
+    };
+    this.runtimes.set(name, rt);
+    const pool = this.poolOf(name);
+    rt.lastView = kubeletView(pool);
+    await this.writeCdiSpec(pool);
+    await rt.server.start();
+    this.publishMetricsOnly(pool);
+    if (this.mode === "classic") this.register(rt, "start");
+  }
+
+  private publishMetricsOnly(pool: Pool): void {
+    const healthy = pool.devices.filter((d) => d.healthy).length;
+    const name = pool.config.fullName;
+    this.metrics.set("accelnet_deviceplugin_devices", { resource: name, health: "Healthy" }, healthy);
+    this.metrics.set(
+      "accelnet_deviceplugin_devices",
+      { resource: name, health: "Unhealthy" },
+      pool.devices.length - healthy,
+    );
+  }
+
+  private async removePool(name: string): Promise<void> {
+    const rt = this.runtimes.get(name);
+    if (rt === undefined) return;
+    this.runtimes.delete(name);
+    rt.generation++;
+    await rt.server.stop(!rt.passive);
+    if (this.opts.cdiDir !== null) {
+      const path = join(this.opts.cdiDir, cdiSpecFileName(rt.config));
+      await rm(path, { force: true });
+      this.writtenCdi.delete(path);
+    }
+    this.metrics.drop("accelnet_deviceplugin_devices", { resource: name });
+    this.opts.log.info("pool removed", { resource: name });
+  }
+
+  private async allocate(name: string, ids: readonly (readonly string[])[]): Promise<ContainerAllocation[]> {
+    if (Date.now() - this.lastScanAt > (this.opts.allocateMaxAgeMs ?? 1000)) await this.rescan("allocate");
+    const pool = this.poolOf(name);
+    try {
+      const out = ids.map((c) => allocateContainer(pool, c, { cdi: this.opts.cdiDir !== null }));
+      await this.writeDeviceInfo(pool, ids.flat());
+      this.metrics.inc("accelnet_deviceplugin_allocations_total", { resource: name, result: "ok" }, ids.length);
+      this.metrics.inc("accelnet_deviceplugin_allocated_devices_total", { resource: name }, ids.flat().length);
+      this.opts.log.info("allocated", { resource: name, deviceIDs: ids.map((c) => c.join(",")) });
+      return out;
+    } catch (err) {
+      this.metrics.inc("accelnet_deviceplugin_allocations_total", { resource: name, result: "error" }, ids.length);
+      this.opts.log.warn("allocate refused", { resource: name, error: err });
+      throw err;
+    }
+  }
+
+  private async writeDeviceInfo(pool: Pool, ids: readonly string[]): Promise<void> {
+    await mkdir(this.opts.devinfoDir, { recursive: true });
+    for (const id of ids) {
+      const dev = pool.devices.find((d) => d.id === id);
+      if (dev === undefined) continue;
+      const path = join(this.opts.devinfoDir, deviceInfoFileName(pool, id));
+      await rm(path, { force: true });
+      await writeFile(path, deviceInfoContent(dev), { mode: 0o444 });
+      this.writtenDevinfo.add(path);
+    }
+  }
+
+  private onStream(name: string, event: "open" | "close", cancelledByPeer: boolean): void {
+    const rt = this.runtimes.get(name);
+    if (rt === undefined) return;
+    rt.lastStreamAt = Date.now();
+    this.metrics.set("accelnet_deviceplugin_listandwatch_streams", { resource: name }, rt.server.openStreams);
+    this.opts.log.trace(TRACER, `ListAndWatch stream ${event}`, { resource: name, cancelledByPeer });
+    // kubernetes#121994: kubelet drops a new registration when an old instance's
+    // stream ends; it then cancels our stream. Register again while kubelet runs.
+    if (
+      event === "close" &&
+      cancelledByPeer &&
+      this.stateValue === DaemonState.Running &&
+      !rt.passive &&
+      this.mode === "classic"
+    ) {
+      rt.registeredWith = null;
+      setTimeout(() => {
+        if (inodeOf(this.kubeletSocket) !== null && rt.server.openStreams === 0 && this.runtimes.get(name) === rt) {
+          this.register(rt, "stream cancelled by kubelet");
+        }
+      }, 20);
+    }
+  }
+
+  /** Registers one pool with kubelet.sock, retrying with backoff until superseded or done. */
+  private register(rt: PoolRuntime, why: string): void {
+    const generation = ++rt.generation;
+    const name = rt.config.fullName;
+    const attempt = async (delayMs: number): Promise<void> => {
+      if (generation !== rt.generation || this.runtimes.get(name) !== rt || rt.passive) return;
+      const kubeletIno = inodeOf(this.kubeletSocket);
+      if (kubeletIno === null) {
+        this.opts.log.trace(TRACER, "kubelet.sock absent, waiting for it", { resource: name });
+        return;
+      }
+      try {
+        await registerWithKubelet({
+          kubeletSocket: this.kubeletSocket,
+          endpoint: basename(rt.socketPath),
+          resourceName: name,
+          timeoutMs: this.opts.registerTimeoutMs ?? 10_000,
+        });
+        if (generation !== rt.generation) return;
+        rt.registeredWith = kubeletIno;
+        rt.lastStreamAt = Date.now();
+        this.metrics.inc("accelnet_deviceplugin_registrations_total", { resource: name, result: "ok" });
+        this.opts.log.info("registered with kubelet", { resource: name, why });
+      } catch (err) {
+        this.metrics.inc("accelnet_deviceplugin_registrations_total", { resource: name, result: "error" });
+        this.opts.log.warn("registration failed, retrying", { resource: name, why, error: err, retryMs: delayMs });
+        setTimeout(() => void attempt(Math.min(delayMs * 2, 5000)), delayMs).unref();
+      }
+    };
+    void attempt(100);
+  }
+
+  private watchDirs(): void {
+    const onDirEvent = (): void => {
+      if (this.dirCheckTimer !== null) return;
+      // Coalesce the burst of events of one kubelet restart, but stay well inside 0.2 s.
+      this.dirCheckTimer = setTimeout(() => {
+        this.dirCheckTimer = null;
+        void this.checkSockets();
+      }, 5);
+    };
+    const dirs = new Set([this.socketDir()]);
+    if (this.mode === "classic") dirs.add(this.opts.devicePluginDir);
+    for (const dir of dirs) this.watchers.push(watch(dir, onDirEvent).on("error", (err) => this.watchError(dir, err)));
+    const configDir = dirname(this.opts.configPath);
+    this.watchers.push(
+      watch(configDir, (_event, file) => {
+        // ConfigMap volumes swap a "..data" symlink; any change in the dir may be ours.
+        if (file !== null && file !== basename(this.opts.configPath) && !file.startsWith("..")) return;
+        if (this.reloadTimer !== null) clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => {
+          this.reloadTimer = null;
+          void this.reload("file change");
+        }, 100);
+      }).on("error", (err) => this.watchError(configDir, err)),
+    );
+    for (const path of this.opts.inventory.hintPaths) {
+      try {
+        this.watchers.push(
+          watch(path, { recursive: false }, () => {
+            if (this.hintTimer !== null) return;
+            this.hintTimer = setTimeout(() => {
+              this.hintTimer = null;
+              void this.rescan("hint");
+            }, 20);
+          }).on("error", (err) => this.watchError(path, err)),
+        );
+      } catch (err) {
+        this.opts.log.warn("cannot watch for inventory hints, relying on the rescan timer", { path, error: err });
+      }
+    }
+  }
+
+  private watchError(path: string, err: Error): void {
+    this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: "watch" });
+    this.opts.log.error("file watch failed", { path, error: err });
+  }
+
+  /** Reacts to changes in the socket dirs: our socket gone or replaced, kubelet.sock recreated. */
+  private async checkSockets(): Promise<void> {
+    if (this.stateValue !== DaemonState.Running) return;
+    const kubeletIno = inodeOf(this.kubeletSocket);
+    for (const rt of this.runtimes.values()) {
+      if (rt.passive) continue;
+      const name = rt.config.fullName;
+      const ino = inodeOf(rt.socketPath);
+      if (ino === null && rt.missingSince === null) {
+        // kubelet restarts delete our socket; a new instance of this daemon deletes it
+        // too, then binds its own. Give a new instance a moment to show itself so the
+        // two do not fight over the path.
+        rt.missingSince = Date.now();
+        setTimeout(() => void this.checkSockets(), TAKEOVER_GRACE_MS).unref();
+        continue;
+      }
+      if (ino === null && Date.now() - (rt.missingSince ?? 0) < TAKEOVER_GRACE_MS) continue;
+      rt.missingSince = null;
+      if (ino === null) {
+        this.opts.log.info("our socket was removed (kubelet restart?), serving again", { resource: name });
+        await rt.server.stop(false, 0);
+        try {
+          await rt.server.start();
+        } catch (err) {
+          this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: "serve" });
+          this.opts.log.error("cannot serve again", { resource: name, error: err });
+          continue;
+        }
+        rt.registeredWith = null;
+      } else if (ino !== rt.server.socketInode) {
+        // A newer instance bound our path. Stop first so kubelet sees our stream end
+        // before, not after, anything else we do (kubernetes#121994).
+        this.opts.log.warn("another instance took over the socket, stopping this pool", { resource: name });
+        rt.passive = true;
+        rt.generation++;
+        await rt.server.stop(false, 0);
+        continue;
+      }
+      if (this.mode === "classic" && kubeletIno !== null && rt.registeredWith !== kubeletIno) {
+        this.register(rt, rt.registeredWith === null ? "socket re-created" : "kubelet.sock re-created");
+      }
+    }
+  }
+
+  private watchdog(): void {
+    if (this.stateValue !== DaemonState.Running || this.mode !== "classic") return;
+    const limit = this.opts.watchdogMs ?? 5000;
+    for (const rt of this.runtimes.values()) {
+      if (rt.passive || rt.server.openStreams > 0 || rt.registeredWith === null) continue;
+      if (Date.now() - rt.lastStreamAt < limit) continue;
+      if (inodeOf(this.kubeletSocket) === null) continue;
+      this.opts.log.warn("no ListAndWatch stream from kubelet, registering again", { resource: rt.config.fullName });
+      rt.registeredWith = null;
+      rt.lastStreamAt = Date.now();
+      this.register(rt, "watchdog");
+    }
+  }
+
+  private stopWatching(): void {
+    for (const w of this.watchers) w.close();
+    this.watchers.length = 0;
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    for (const t of [this.dirCheckTimer, this.reloadTimer, this.hintTimer]) if (t !== null) clearTimeout(t);
+    for (const rt of this.runtimes.values()) rt.generation++;
+  }
+
+  private unhealthyReason(): string | null {
+    if (this.stateValue !== DaemonState.Running) return `device plugin is ${this.stateValue}`;
+    for (const rt of this.runtimes.values()) {
+      if (!rt.passive && !rt.server.serving) return `pool "${rt.config.fullName}" is not serving`;
+    }
+    return null;
+  }
+}

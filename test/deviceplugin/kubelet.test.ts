@@ -1,0 +1,317 @@
+// The daemon, bundled as shipped, against the kubelet simulator on temp dirs.
+// Inventories come from --inventory-file (the helper's `inventory` reply shape).
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  renameSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { KubeletSimulator } from "./kubelet-simulator.js";
+import { DaemonProcess } from "./daemon-process.js";
+import { sampleConfig, sampleInventory } from "./inventory-fixtures.js";
+
+const VDPA = "accelnet.io/vdpa_vhost";
+const VFIO = "accelnet.io/vfio";
+const NET = "example.com/netdev";
+
+interface Env {
+  root: string;
+  dpDir: string;
+  devinfo: string;
+  cdi: string;
+  config: string;
+  inventory: string;
+  kubelet: KubeletSimulator;
+  daemons: DaemonProcess[];
+}
+
+let env: Env;
+
+function writeJson(path: string, value: unknown): void {
+  // Atomic replace, as a ConfigMap update or a helper rewrite would be.
+  writeFileSync(`${path}.tmp`, JSON.stringify(value));
+  renameSync(`${path}.tmp`, path);
+}
+
+async function startDaemon(extra: string[] = []): Promise<DaemonProcess> {
+  const overridden = (flag: string): boolean => extra.some((a) => a.startsWith(`${flag.split("=")[0]}=`));
+  const defaults = [
+    `--config=${env.config}`,
+    `--inventory-file=${env.inventory}`,
+    `--device-plugin-dir=${env.dpDir}`,
+    `--plugins-registry-dir=${join(env.root, "no-registry")}`,
+    `--devinfo-dir=${env.devinfo}`,
+    `--cdi-dir=${env.cdi}`,
+    "--metrics-addr=",
+    "--rescan-interval-ms=1000",
+  ];
+  const d = await DaemonProcess.start([...defaults.filter((a) => !overridden(a)), ...extra]);
+  env.daemons.push(d);
+  return d;
+}
+
+beforeEach(async () => {
+  const root = mkdtempSync(join(tmpdir(), "acn-dp-"));
+  const dpDir = join(root, "dp");
+  mkdirSync(dpDir);
+  mkdirSync(join(root, "etc"));
+  env = {
+    root,
+    dpDir,
+    devinfo: join(root, "devinfo"),
+    cdi: join(root, "cdi"),
+    config: join(root, "etc", "config.json"),
+    inventory: join(root, "inventory.json"),
+    kubelet: new KubeletSimulator(dpDir),
+    daemons: [],
+  };
+  writeJson(env.config, sampleConfig());
+  writeJson(env.inventory, sampleInventory());
+  await env.kubelet.start();
+});
+
+afterEach(async () => {
+  for (const d of env.daemons) await d.stop("SIGKILL");
+  await env.kubelet.stop();
+  rmSync(env.root, { recursive: true, force: true });
+});
+
+describe("device plugin with the kubelet simulator", () => {
+  it("registers every pool and lists its devices with health and NUMA topology", async () => {
+    await startDaemon();
+    const k = env.kubelet;
+    await k.waitFor(
+      () => k.isRegistered(VDPA) && k.isRegistered(VFIO) && k.isRegistered(NET),
+      5000,
+      "three registrations",
+    );
+    await k.waitFor(() => k.devices(NET).length === 2, 2000, "netdev devices");
+    expect(k.devices(VDPA).map((d) => d.ID)).toEqual(["0000:01:10.2", "vduse1"]);
+    expect(k.devices(VFIO).map((d) => [d.ID, d.health])).toEqual([["0000:01:10.1", "Healthy"]]);
+    expect(k.devices(NET).map((d) => [d.ID, d.health, d.topology?.nodes.map((n) => n.ID)])).toEqual([
+      ["0000:01:10.0", "Healthy", [0]],
+      ["0000:01:10.3", "Healthy", [1]],
+    ]);
+  });
+
+  it("pushes health changes through ListAndWatch within 1 s (PF carrier lost, VF gone, driver changed)", async () => {
+    await startDaemon();
+    const k = env.kubelet;
+    await k.waitFor(() => k.allocatable(NET) === 2 && k.allocatable(VFIO) === 1, 5000, "initial devices");
+    const inv = sampleInventory();
+    inv.pfs[0]!.linkState = "down";
+    inv.vfs = inv.vfs.filter((v) => v.addr !== "0000:01:10.1");
+    inv.vfs.find((v) => v.addr === "0000:01:10.0")!.driver = "vfio-pci";
+    const t0 = performance.now();
+    writeJson(env.inventory, inv);
+    await k.waitFor(() => k.allocatable(NET) === 0 && k.allocatable(VFIO) === 0, 1000, "unhealthy within 1 s");
+    const ms = performance.now() - t0;
+    console.log(`health propagation (inventory change -> kubelet sees Unhealthy): ${ms.toFixed(1)} ms`);
+    expect(k.devices(NET).map((d) => [d.ID, d.health])).toEqual([
+      ["0000:01:10.0", "Unhealthy"],
+      ["0000:01:10.3", "Unhealthy"],
+    ]);
+    // 01:10.0 moved to the vfio pool with its new driver, Unhealthy there too: its PF has no carrier.
+    // The VF that vanished stays listed, Unhealthy, so kubelet keeps accounting for pods that hold it.
+    expect(k.devices(VFIO).map((d) => [d.ID, d.health])).toEqual([
+      ["0000:01:10.0", "Unhealthy"],
+      ["0000:01:10.1", "Unhealthy"],
+    ]);
+  });
+
+  it("re-registers within 0.2 s when kubelet restarts (deletes the dir, recreates kubelet.sock)", async () => {
+    await startDaemon();
+    const k = env.kubelet;
+    await k.waitFor(() => k.isRegistered(VDPA) && k.isRegistered(VFIO) && k.isRegistered(NET), 5000, "registration");
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = k.registrations.length;
+      const restartedAt = await k.restart();
+      await k.waitFor(
+        () => k.isRegistered(VDPA) && k.isRegistered(VFIO) && k.isRegistered(NET),
+        2000,
+        "re-registration",
+      );
+      const last = Math.max(...k.registrations.slice(before).map((r) => r.at));
+      times.push(last - restartedAt);
+      await k.waitFor(() => k.allocatable(NET) === 2, 1000, "devices after restart");
+    }
+    console.log(
+      `re-registration after kubelet restart, from deleting the dir to the last of 3 pools registered: ${times.map((t) => t.toFixed(1)).join(", ")} ms`,
+    );
+    for (const t of times) expect(t).toBeLessThan(200);
+  });
+
+  it("survives the old instance exiting after a new one registered (kubernetes#121994)", async () => {
+    const k = env.kubelet;
+    const a = await startDaemon();
+    await k.waitFor(() => k.isRegistered(NET), 5000, "first instance");
+    const b = await startDaemon();
+    await b.waitForLog((l) => l.msg === "registered with kubelet" && l["resource"] === NET);
+    await a.waitForLog((l) => l.msg === "another instance took over the socket, stopping this pool");
+    expect(await a.stop()).toBe(0);
+    // A's stream end made the simulated kubelet drop B; B must notice and register again.
+    await k.waitFor(
+      () => k.isRegistered(NET) && k.isRegistered(VFIO) && k.isRegistered(VDPA) && k.allocatable(NET) === 2,
+      3000,
+      "B registered",
+    );
+    expect(existsSync(join(env.dpDir, "accelnet-example.com-netdev.sock"))).toBe(true);
+    const r = await k.allocate(NET, ["0000:01:10.0"]);
+    expect(r.envs["PCIDEVICE_EXAMPLE_COM_NETDEV"]).toBe("0000:01:10.0");
+  });
+
+  it("answers GetPreferredAllocation keeping must_include and preferring one NUMA node", async () => {
+    await startDaemon();
+    const k = env.kubelet;
+    await k.waitFor(() => k.allocatable(NET) === 2, 5000, "netdev devices");
+    expect(await k.preferredAllocation(NET, ["0000:01:10.0", "0000:01:10.3"], ["0000:01:10.3"], 1)).toEqual([
+      "0000:01:10.3",
+    ]);
+    expect(await k.preferredAllocation(NET, ["0000:01:10.3", "0000:01:10.0"], [], 1)).toHaveLength(1);
+  });
+
+  it("answers Allocate for each device kind with envs, INFO, device nodes, and writes device-info files", async () => {
+    await startDaemon();
+    const k = env.kubelet;
+    await k.waitFor(
+      () => k.allocatable(NET) === 2 && k.allocatable(VFIO) === 1 && k.allocatable(VDPA) === 2,
+      5000,
+      "devices",
+    );
+
+    const net = await k.allocate(NET, ["0000:01:10.0"]);
+    expect(net.envs).toEqual({
+      PCIDEVICE_EXAMPLE_COM_NETDEV: "0000:01:10.0",
+      PCIDEVICE_EXAMPLE_COM_NETDEV_INFO: '{"0000:01:10.0":{"generic":{"deviceID":"0000:01:10.0"}}}',
+    });
+    expect(net.devices).toEqual([]);
+
+    const vfio = await k.allocate(VFIO, ["0000:01:10.1"]);
+    expect(vfio.envs["PCIDEVICE_ACCELNET_IO_VFIO_INFO"]).toBe(
+      '{"0000:01:10.1":{"extra":{"role":"dpdk"},"generic":{"deviceID":"0000:01:10.1"},"vfio":{"dev-mount":"/dev/vfio/21","mount":"/dev/vfio/vfio"}}}',
+    );
+    expect(vfio.devices).toEqual([
+      { container_path: "/dev/vfio/vfio", host_path: "/dev/vfio/vfio", permissions: "rw" },
+      { container_path: "/dev/vfio/21", host_path: "/dev/vfio/21", permissions: "rw" },
+    ]);
+
+    const vd = await k.allocate(VDPA, ["0000:01:10.2", "vduse1"]);
+    expect(vd.envs["PCIDEVICE_ACCELNET_IO_VDPA_VHOST"]).toBe("0000:01:10.2,vduse1");
+    expect(vd.devices.map((d) => d.host_path)).toEqual(["/dev/vhost-vdpa-0", "/dev/vhost-vdpa-1"]);
+
+    const files = readdirSync(env.devinfo).sort();
+    expect(files).toEqual([
+      "accelnet.io-vdpa_vhost-0000:01:10.2-device.json",
+      "accelnet.io-vdpa_vhost-vduse1-device.json",
+      "accelnet.io-vfio-0000:01:10.1-device.json",
+      "example.com-netdev-0000:01:10.0-device.json",
+    ]);
+    expect(readFileSync(join(env.devinfo, "example.com-netdev-0000:01:10.0-device.json"), "utf8")).toBe(
+      '{"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:01:10.0","pf-pci-address":"0000:01:00.0"}}',
+    );
+    expect(readFileSync(join(env.devinfo, "accelnet.io-vdpa_vhost-0000:01:10.2-device.json"), "utf8")).toBe(
+      '{"type":"vdpa","version":"1.1.0","vdpa":{"parent-device":"vdpa0","driver":"vhost","path":"/dev/vhost-vdpa-0","pci-address":"0000:01:10.2","pf-pci-address":"0000:01:00.0"}}',
+    );
+    await expect(k.allocate(NET, ["0000:99:00.0"])).rejects.toMatchObject({ code: 3 });
+  });
+
+  it("removes its sockets and device-info files on SIGTERM", async () => {
+    const d = await startDaemon();
+    const k = env.kubelet;
+    await k.waitFor(() => k.allocatable(NET) === 2, 5000, "devices");
+    await k.allocate(NET, ["0000:01:10.3"]);
+    expect(readdirSync(env.devinfo)).toHaveLength(1);
+    expect(await d.stop("SIGTERM")).toBe(0);
+    expect(readdirSync(env.devinfo)).toEqual([]);
+    expect(readdirSync(env.dpDir)).toEqual(["kubelet.sock"]);
+  });
+
+  it("writes CDI specs and answers with CDI device names when --cdi is set", async () => {
+    await startDaemon(["--cdi"]);
+    const k = env.kubelet;
+    await k.waitFor(() => k.allocatable(VFIO) === 1, 5000, "vfio device");
+    const r = await k.allocate(VFIO, ["0000:01:10.1"]);
+    expect(r.cdi_devices).toEqual([{ name: "accelnet.io/vfio=0000:01:10.1" }]);
+    expect(r.devices).toEqual([]);
+    const spec = JSON.parse(readFileSync(join(env.cdi, "accelnet-accelnet.io-vfio.json"), "utf8")) as unknown;
+    expect(spec).toEqual({
+      cdiVersion: "0.6.0",
+      kind: "accelnet.io/vfio",
+      devices: [
+        {
+          name: "0000:01:10.1",
+          containerEdits: {
+            deviceNodes: [
+              { path: "/dev/vfio/vfio", hostPath: "/dev/vfio/vfio", permissions: "rw" },
+              { path: "/dev/vfio/21", hostPath: "/dev/vfio/21", permissions: "rw" },
+            ],
+          },
+        },
+      ],
+    });
+  });
+
+  it("reloads the config on file change without re-registering unchanged pools", async () => {
+    const d = await startDaemon();
+    const k = env.kubelet;
+    await k.waitFor(() => k.isRegistered(VDPA) && k.isRegistered(VFIO) && k.isRegistered(NET), 5000, "registration");
+    const before = k.registrations.filter((r) => r.resource === VFIO).length;
+    const cfg = sampleConfig();
+    cfg.resourceList.push({ resourceName: "pf", selectors: { rootDevices: ["0000:02:00.0"] } });
+    (cfg.resourceList[2] as { selectors: object }).selectors = { drivers: ["igbvf"] };
+    writeJson(env.config, cfg);
+    await k.waitFor(() => k.isRegistered("accelnet.io/pf"), 3000, "new pool registered");
+    await d.waitForLog((l) => l.msg === "config reloaded");
+    // netdev changed (now also VF 01:10.2? no: vdpa pool takes it first) → re-registered; vfio unchanged → not.
+    expect(k.registrations.filter((r) => r.resource === VFIO)).toHaveLength(before);
+    expect(k.registrations.filter((r) => r.resource === NET).length).toBeGreaterThan(1);
+    // A broken config is refused and the running pools stay.
+    writeFileSync(env.config, '{"resourceList":[{"resourceName":"x"}]}');
+    await d.waitForLog((l) => l.msg === "config reload failed, keeping the running config");
+    expect(k.isRegistered(VFIO)).toBe(true);
+  });
+
+  it("registers through the plugin watcher socket in plugin-watcher mode", async () => {
+    const registry = join(env.root, "registry");
+    mkdirSync(registry);
+    await startDaemon([`--plugins-registry-dir=${registry}`, "--registration-mode=auto"]);
+    const k = env.kubelet;
+    const sock = join(registry, "accelnet-accelnet.io-vfio.sock");
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+    const info = await k.registerFromRegistry(sock);
+    expect(info).toEqual({ type: "DevicePlugin", name: VFIO, endpoint: sock, supported_versions: ["v1beta1"] });
+    await k.waitFor(() => k.allocatable(VFIO) === 1, 2000, "devices via plugin watcher");
+  });
+
+  it.each([
+    [
+      "a missing selectors",
+      { resourceList: [{ resourceName: "x" }] },
+      'Invalid config at "resourceList[0].selectors": "selectors" is missing',
+    ],
+    [
+      "an unknown key",
+      { resourceList: [{ resourceName: "x", selectors: {}, colour: 1 }] },
+      'Invalid config at "resourceList[0].colour": unknown key "colour"',
+    ],
+    [
+      "isRdma",
+      { resourceList: [{ resourceName: "x", selectors: { isRdma: true } }] },
+      '"isRdma" is not supported by accelnet',
+    ],
+  ])("exits 2 with the JSON path on %s", async (_name, cfg, message) => {
+    writeJson(env.config, cfg);
+    const d = await startDaemon();
+    expect(await d.exited()).toBe(2);
+    expect(d.stderr).toContain(message);
+    expect(readdirSync(env.dpDir)).toEqual(["kubelet.sock"]);
+  });
+});
