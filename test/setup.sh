@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(containernetworking-plugins iproute2 gcc make libc6-dev procps util-linux kmod)
+debs=(containernetworking-plugins iproute2 iputils-ping gcc make libc6-dev procps util-linux kmod)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,85 @@
+// Where the accelnet-helper executable is, in this order:
+// 1. env ACCELNET_HELPER (relative paths resolve against the working directory; tests use the ASan build)
+// 2. the file `accelnet-helper` next to the running executable: process.execPath when running as a Node
+//    single executable application (node:sea isSea()), else next to the main script; for a plain bundle
+//    run from dist/bundle/ also dist/native/accelnet-helper (the build's layout)
+// 3. the SEA asset named `accelnet-helper`, extracted once to
+//    <stateDir>/bin/accelnet-helper-<first 16 hex of its sha256> (mode 0700, temp + rename) and re-used
+// A CNI bin dir usually holds only `accelnet`, so 3 is what a deployment normally uses.
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import * as sea from "node:sea";
+import { CniCode, CniError, errorMessage } from "./errors.js";
+import { writeFileAtomic } from "./state.js";
+
+export const HELPER_NAME = "accelnet-helper";
+
+export interface HelperPathDeps {
+  env: Readonly<Record<string, string | undefined>>;
+  execPath: string;
+  mainScript: string | undefined;
+  isSea(): boolean;
+  /** The raw SEA asset, or undefined when the executable carries none. */
+  asset(name: string): ArrayBuffer | undefined;
+}
+
+export const processDeps: HelperPathDeps = {
+  env: process.env,
+  execPath: process.execPath,
+  mainScript: process.argv[1],
+  isSea: () => sea.isSea(),
+  asset(name) {
+    try {
+      return sea.getRawAsset(name);
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes the embedded helper under the state dir once; later calls find it by its content hash. */
+export function extractAsset(asset: ArrayBuffer, stateDir: string): string {
+  const bytes = new Uint8Array(asset);
+  // Loaded here, not at startup: only a first run from the SEA asset needs a hash (OpenSSL init costs).
+  const { createHash } = process.getBuiltinModule("node:crypto");
+  const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+  const target = join(stateDir, "bin", `${HELPER_NAME}-${hash}`);
+  if (isExecutable(target)) return target;
+  try {
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    writeFileAtomic(target, bytes, 0o700);
+  } catch (err) {
+    throw new CniError(CniCode.IoFailure, `Cannot extract helper "${target}": ${errorMessage(err)}`, { cause: err });
+  }
+  return target;
+}
+
+export function resolveHelperPath(stateDir: string, deps: HelperPathDeps = processDeps): string {
+  const fromEnv = deps.env["ACCELNET_HELPER"];
+  if (fromEnv !== undefined && fromEnv !== "") return resolve(fromEnv);
+  const inSea = deps.isSea();
+  const base = inSea ? deps.execPath : deps.mainScript;
+  const candidates: string[] = [];
+  if (base !== undefined) {
+    candidates.push(join(dirname(base), HELPER_NAME));
+    if (!inSea) candidates.push(join(dirname(base), "..", "native", HELPER_NAME));
+  }
+  for (const candidate of candidates) if (isExecutable(candidate)) return candidate;
+  if (inSea) {
+    const asset = deps.asset(HELPER_NAME);
+    if (asset !== undefined) return extractAsset(asset, stateDir);
+  }
+  throw new CniError(
+    CniCode.HelperFailed,
+    `Cannot find helper "${HELPER_NAME}": set ACCELNET_HELPER or install it next to "${base ?? deps.execPath}"`,
+  );
+}

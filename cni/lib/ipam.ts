@@ -1,0 +1,189 @@
+// IPAM delegation (spec "Delegated plugin protocol"): find `ipam.type` in CNI_PATH and exec it with the
+// same environment and stdin, for ADD, DEL, CHECK, STATUS and GC.
+//
+// Version fallback: Debian 12 ships containernetworking-plugins 1.1.1, which supports cniVersion up to
+// 1.0.0 and answers a 1.1.0 request with code 1 (incompatible version). When an IPAM plugin answers
+// code 1, we ask it VERSION, pick the highest version both it and accelnet support (at least 0.4.0 for
+// CHECK, 1.1.0 for STATUS and GC), rewrite `cniVersion` (and convert `prevResult`) in its stdin, and
+// retry once. Its result is converted up to our internal (1.1.0) shape. When no common version allows
+// STATUS or GC, the IPAM plugin is skipped for that verb (it cannot take part in it), which is logged.
+import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
+import { CniCode, CniError, errorMessage } from "./errors.js";
+import { execPlugin } from "./exec.js";
+import { isObject, isStringArray } from "./is.js";
+import type { Logger } from "./log.js";
+import { formatResult, parseResult, type Result } from "./result.js";
+import { atLeast, compareVersions, highestCommon, SUPPORTED_VERSIONS } from "./versions.js";
+
+export type IpamCommand = "ADD" | "DEL" | "CHECK" | "STATUS" | "GC";
+
+export interface IpamRequest {
+  type: string;
+  command: IpamCommand;
+  /** The network config exactly as we received it (or as stored at ADD for GC). */
+  stdin: string;
+  /** Our environment; CNI_COMMAND is set to `command`. */
+  env: Readonly<Record<string, string | undefined>>;
+  log: Logger;
+  timeoutMs?: number;
+  /** The version this plugin accepted before (stored at ADD): used directly, skipping the fallback. */
+  knownVersion?: string | null;
+}
+
+const minVersionFor: Record<IpamCommand, string> = {
+  ADD: "0.1.0",
+  DEL: "0.1.0",
+  CHECK: "0.4.0",
+  STATUS: "1.1.0",
+  GC: "1.1.0",
+};
+
+/** The executable of `type` in CNI_PATH (first match), or a code-7 error naming the search path. */
+export function findPlugin(type: string, cniPath: string | undefined): string {
+  const dirs = (cniPath ?? "").split(":").filter((d) => d !== "");
+  for (const dir of dirs) {
+    const candidate = join(dir, type);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  throw new CniError(CniCode.InvalidConfig, `Cannot find IPAM plugin "${type}": not in CNI_PATH "${cniPath ?? ""}"`);
+}
+
+interface RawOutcome {
+  ok: boolean;
+  json: unknown;
+  error?: CniError;
+}
+
+async function run(req: IpamRequest, path: string, command: string, stdin: string): Promise<RawOutcome> {
+  const action = `Cannot run IPAM plugin "${req.type}" ${command}`;
+  let out;
+  try {
+    out = await execPlugin({
+      path,
+      env: { ...req.env, CNI_COMMAND: command },
+      stdin,
+      timeoutMs: req.timeoutMs ?? 60_000,
+    });
+  } catch (err) {
+    throw new CniError(CniCode.IpamFailed, `${action}: ${errorMessage(err)}`, { cause: err });
+  }
+  if (out.stderr.trim() !== "") req.log.debug(`IPAM ${req.type} ${command} stderr: ${out.stderr.trim()}`);
+  let json: unknown = undefined;
+  const text = out.stdout.trim();
+  if (text !== "") {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+  }
+  if (out.exitCode === 0) {
+    if (text !== "" && json === undefined) {
+      throw new CniError(CniCode.IpamFailed, `${action}: output is not JSON: ${text.slice(0, 200)}`);
+    }
+    return { ok: true, json };
+  }
+  if (isObject(json) && typeof json["code"] === "number" && typeof json["msg"] === "string") {
+    const details = typeof json["details"] === "string" ? json["details"] : "";
+    return { ok: false, json, error: new CniError(json["code"], `${action}: ${json["msg"]}`, { details }) };
+  }
+  const why = out.timedOut
+    ? "timed out"
+    : out.signal !== null
+      ? `killed by ${out.signal}`
+      : `exit ${out.exitCode}: ${(text || out.stderr.trim()).slice(0, 200)}`;
+  return { ok: false, json, error: new CniError(CniCode.IpamFailed, `${action}: ${why}`) };
+}
+
+function atLeastSafe(v: string, min: string): boolean {
+  try {
+    return atLeast(v, min);
+  } catch {
+    return false;
+  }
+}
+
+/** Asks the plugin which versions it supports. */
+async function supportedVersions(req: IpamRequest, path: string, version: string): Promise<string[]> {
+  const outcome = await run(req, path, "VERSION", JSON.stringify({ cniVersion: version }));
+  if (outcome.ok && isObject(outcome.json) && isStringArray(outcome.json["supportedVersions"])) {
+    return outcome.json["supportedVersions"];
+  }
+  return [];
+}
+
+/** The stdin rewritten for `version`: cniVersion replaced, prevResult converted to that version. */
+export function rewriteForVersion(stdin: string, from: string, to: string): string {
+  const conf = JSON.parse(stdin) as Record<string, unknown>;
+  conf["cniVersion"] = to;
+  if (conf["prevResult"] !== undefined && conf["prevResult"] !== null) {
+    conf["prevResult"] = formatResult(parseResult(conf["prevResult"], from), to);
+  }
+  return JSON.stringify(conf);
+}
+
+export interface IpamOutcome {
+  /** Parsed result (ADD only), in the internal 1.1.0 shape. */
+  result: Result | null;
+  /** The version the plugin was finally called with, or null when it was skipped. */
+  version: string | null;
+}
+
+/**
+ * Calls the IPAM plugin. `version` is the request's cniVersion. Throws a CniError: the plugin's own
+ * code passes through, anything else is 102.
+ */
+export async function callIpam(req: IpamRequest, version: string): Promise<IpamOutcome> {
+  const path = findPlugin(req.type, req.env["CNI_PATH"]);
+  let stdin = req.stdin;
+  let used = version;
+  if (req.knownVersion !== undefined && req.knownVersion !== null && req.knownVersion !== version) {
+    stdin = rewriteForVersion(stdin, version, req.knownVersion);
+    used = req.knownVersion;
+  }
+  if (req.command === "STATUS" || req.command === "GC") {
+    // Plugins older than 1.1.0 do not know these verbs and answer with unrelated errors (1.1.1's skel
+    // says "missing containerID"), so ask first instead of interpreting their failure.
+    const theirs = await supportedVersions(req, path, version);
+    if (!theirs.some((v) => atLeastSafe(v, "1.1.0"))) {
+      req.log.info(`IPAM plugin "${req.type}" supports [${theirs.join(", ")}]: skipped for ${req.command}`);
+      return { result: null, version: null };
+    }
+  }
+  let outcome = await run(req, path, req.command, stdin);
+  if (!outcome.ok && outcome.error?.code === CniCode.IncompatibleVersion) {
+    const theirs = await supportedVersions(req, path, version);
+    const ours = SUPPORTED_VERSIONS.filter(
+      (v) => atLeast(v, minVersionFor[req.command]) && compareVersions(v, version) <= 0,
+    );
+    const common = highestCommon(ours, theirs);
+    if (common === null) {
+      if (req.command === "STATUS" || req.command === "GC") {
+        req.log.info(`IPAM plugin "${req.type}" supports [${theirs.join(", ")}]: skipped for ${req.command}`);
+        return { result: null, version: null };
+      }
+      throw outcome.error;
+    }
+    req.log.info(`IPAM plugin "${req.type}" rejected cniVersion ${version}: retrying ${req.command} with ${common}`);
+    stdin = rewriteForVersion(stdin, version, common);
+    used = common;
+    outcome = await run(req, path, req.command, stdin);
+  }
+  if (!outcome.ok) throw outcome.error ?? new CniError(CniCode.IpamFailed, `Cannot run IPAM plugin "${req.type}"`);
+  if (req.command !== "ADD") return { result: null, version: used };
+  let result: Result;
+  try {
+    result = parseResult(outcome.json, used);
+  } catch (err) {
+    throw new CniError(CniCode.IpamFailed, `Cannot use IPAM plugin "${req.type}" result: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+  return { result, version: used };
+}

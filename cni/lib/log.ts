@@ -1,0 +1,54 @@
+// Logging with sriov-cni's option names: `logLevel` (error|warning|info|debug, default info) and
+// `logFile` (append; default: the plugin's stderr). Never stdout: stdout carries only the result or error.
+import { appendFileSync } from "node:fs";
+import type { LogLevel } from "./netconf.js";
+
+const rank: Record<LogLevel, number> = { error: 0, warning: 1, info: 2, debug: 3 };
+
+export interface Logger {
+  error(msg: string): void;
+  warning(msg: string): void;
+  info(msg: string): void;
+  debug(msg: string): void;
+}
+
+export interface LogSink {
+  write(line: string): unknown;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  /** Appended to when set; otherwise lines go to `stderr`. */
+  file?: string;
+  stderr: LogSink;
+  /** Prefix naming the attachment, e.g. "abc123/net1". */
+  prefix?: string;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  let fileBroken = false;
+  const emit = (level: LogLevel, msg: string): void => {
+    if (rank[level] > rank[opts.level]) return;
+    const prefix = opts.prefix === undefined ? "" : ` ${opts.prefix}`;
+    const line = `${new Date().toISOString()} accelnet ${level}${prefix}: ${msg}\n`;
+    if (opts.file !== undefined && !fileBroken) {
+      try {
+        appendFileSync(opts.file, line, { mode: 0o600 });
+        return;
+      } catch {
+        // A log file that cannot be written must not fail the attachment: fall back to stderr.
+        fileBroken = true;
+      }
+    }
+    opts.stderr.write(line);
+  };
+  return {
+    error: (m) => emit("error", m),
+    warning: (m) => emit("warning", m),
+    info: (m) => emit("info", m),
+    debug: (m) => emit("debug", m),
+  };
+}
+
+/** A logger that drops everything (unit tests, code paths before the config is known). */
+export const silentLogger: Logger = { error() {}, warning() {}, info() {}, debug() {} };

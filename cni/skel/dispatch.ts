@@ -1,0 +1,171 @@
+// The dispatcher (libcni skel): env, stdin, version negotiation, calling the verb, printing the
+// result or error. I/O is injected so tests run the whole plugin in-process.
+// A CniError passes through untouched; anything else becomes code 999 keeping its message.
+import { statSync } from "node:fs";
+import { parseCniArgs } from "../lib/cni-args.js";
+import { CniCode, CniError, errorMessage } from "../lib/errors.js";
+import { isObject, jsonType, type JsonObject } from "../lib/is.js";
+import { createLogger } from "../lib/log.js";
+import { invalidConfig, parseNetConf } from "../lib/netconf.js";
+import { formatResult } from "../lib/result.js";
+import {
+  atLeast,
+  decodeVersion,
+  DEFAULT_VERSION,
+  isSupportedVersion,
+  LATEST_VERSION,
+  requireSupported,
+  SUPPORTED_VERSIONS,
+} from "../lib/versions.js";
+import { readCniEnv, readCommand } from "./env.js";
+import type { CniFuncs, CniRequest, PluginDeps, PluginIo } from "./types.js";
+
+const networkNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+async function readAll(stdin: PluginIo["stdin"]): Promise<string> {
+  if (typeof stdin === "string") return stdin;
+  if (stdin instanceof Uint8Array) return Buffer.from(stdin).toString("utf8");
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function decodeConfig(text: string): JsonObject {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CniError(CniCode.DecodingFailure, `Cannot decode "stdin": ${errorMessage(err)}`);
+  }
+  if (!isObject(parsed)) {
+    throw new CniError(
+      CniCode.DecodingFailure,
+      `Cannot decode "stdin": expected a JSON object, got ${jsonType(parsed)}`,
+    );
+  }
+  return parsed;
+}
+
+function checkNetworkName(conf: JsonObject): void {
+  const name = conf["name"];
+  if (name === undefined || name === null || name === "") throw invalidConfig("name", "missing");
+  if (typeof name !== "string") throw invalidConfig("name", `expected a string, got ${jsonType(name)}`);
+  if (!networkNamePattern.test(name)) {
+    throw invalidConfig("name", `"${name}" has invalid characters (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)`);
+  }
+}
+
+/** Refuses the plugin's own netns as CNI_NETNS (the reference skel does the same). */
+function checkNotOwnNetns(netns: string, ownNetnsPath: string): void {
+  let target;
+  let own;
+  try {
+    target = statSync(netns);
+    own = statSync(ownNetnsPath);
+  } catch {
+    return; // a missing netns is the mode's business (ADD: code 3, DEL: already gone)
+  }
+  if (target.ino === own.ino && target.dev === own.dev) {
+    throw new CniError(CniCode.InvalidEnvironment, `Cannot use CNI_NETNS "${netns}": it is the plugin's own netns`);
+  }
+}
+
+function noteVersion(stdin: string, ctx: { version: string }): void {
+  try {
+    const parsed: unknown = JSON.parse(stdin);
+    const v = isObject(parsed) ? parsed["cniVersion"] : undefined;
+    if (typeof v === "string" && isSupportedVersion(v)) ctx.version = v;
+    else if (isObject(parsed) && (v === undefined || v === "")) ctx.version = DEFAULT_VERSION;
+  } catch {
+    // undecodable: the error is printed with the latest version
+  }
+}
+
+function minVersionError(command: string, min: string, version: string): CniError {
+  return new CniError(
+    CniCode.IncompatibleVersion,
+    `Cannot run ${command} with cniVersion "${version}": needs ${min} or later`,
+  );
+}
+
+/** The command's work; resolves with the JSON to print on success (or null to print nothing). */
+async function runCommand(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, ctx: { version: string }): Promise<unknown> {
+  const command = readCommand(io.env);
+  if (command === "VERSION") return { cniVersion: LATEST_VERSION, supportedVersions: SUPPORTED_VERSIONS };
+  const stdin = await readAll(io.stdin);
+  noteVersion(stdin, ctx); // so that even env errors are printed in the request's version
+  const cniEnv = readCniEnv(io.env, command);
+  const raw = decodeConfig(stdin);
+  const version = decodeVersion(raw);
+  checkNetworkName(raw);
+  const cniVersion = requireSupported(version);
+  if (command === "CHECK" && !atLeast(cniVersion, "0.4.0")) throw minVersionError("CHECK", "0.4.0", cniVersion);
+  if ((command === "GC" || command === "STATUS") && !atLeast(cniVersion, "1.1.0")) {
+    throw minVersionError(command, "1.1.0", cniVersion);
+  }
+  const conf = parseNetConf(raw);
+  const log = createLogger({
+    level: conf.logLevel,
+    stderr: io.stderr,
+    ...(conf.logFile === undefined ? {} : { file: conf.logFile }),
+    ...(cniEnv.containerID === "" ? {} : { prefix: `${cniEnv.containerID}/${cniEnv.ifname}` }),
+  });
+  if (cniEnv.netns !== "" && command !== "GC" && command !== "STATUS") {
+    checkNotOwnNetns(cniEnv.netns, deps.ownNetnsPath ?? "/proc/self/ns/net");
+  }
+  const req: CniRequest = {
+    ...cniEnv,
+    stdin,
+    conf,
+    cniVersion,
+    cniArgs: parseCniArgs(cniEnv.args),
+    env: io.env,
+    log,
+    deps,
+  };
+  log.debug(`${command} ${stdin}`);
+  switch (command) {
+    case "ADD":
+      return formatResult(await funcs.add(req), cniVersion);
+    case "DEL":
+      await funcs.del(req);
+      return null;
+    case "CHECK":
+      await funcs.check(req);
+      return null;
+    case "GC":
+      await funcs.gc(req);
+      return null;
+    case "STATUS":
+      await funcs.status(req);
+      return null;
+  }
+}
+
+/**
+ * Runs one CNI invocation and returns the exit code. Only the result or the error JSON is written to
+ * `io.stdout`. With no CNI_COMMAND at all, prints `about` to stderr and exits 0, as the reference does.
+ */
+export async function dispatch(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, about: string): Promise<number> {
+  if ((io.env["CNI_COMMAND"] ?? "") === "") {
+    io.stderr.write(`${about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
+    return 0;
+  }
+  const ctx = { version: LATEST_VERSION as string };
+  try {
+    const out = await runCommand(io, funcs, deps, ctx);
+    if (out !== null) io.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  } catch (err) {
+    const cniErr =
+      err instanceof CniError ? err : new CniError(CniCode.Internal, errorMessage(err), { details: stackOf(err) });
+    const printed: JsonObject = { cniVersion: ctx.version, code: cniErr.code, msg: cniErr.message };
+    if (cniErr.details !== "") printed["details"] = cniErr.details;
+    io.stdout.write(`${JSON.stringify(printed)}\n`);
+    return 1;
+  }
+}
+
+function stackOf(err: unknown): string {
+  return err instanceof Error && err.stack !== undefined ? (err.stack.split("\n")[1]?.trim() ?? "") : "";
+}

@@ -1,0 +1,36 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execPlugin } from "../../../../cni/lib/exec.js";
+
+describe("execPlugin()", () => {
+  let dir: string;
+  let plugin: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "acn-exec-"));
+    plugin = join(dir, "plugin");
+    writeFileSync(plugin, '#!/bin/sh\nread line\necho "$line/$FOO/${HOME:-nohome}"\necho err >&2\nexit 3\n');
+    chmodSync(plugin, 0o755);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("passes exactly the given env and stdin and collects stdout, stderr and the exit code", async () => {
+    const out = await execPlugin({ path: plugin, env: { FOO: "bar", UNSET: undefined }, stdin: "hello\n" });
+    expect(out).toEqual({ stdout: "hello/bar/nohome\n", stderr: "err\n", exitCode: 3, signal: null, timedOut: false });
+  });
+
+  it("reports a timeout", async () => {
+    const slow = join(dir, "slow");
+    writeFileSync(slow, "#!/bin/sh\nexec sleep 5\n");
+    chmodSync(slow, 0o755);
+    const out = await execPlugin({ path: slow, env: {}, stdin: "", timeoutMs: 100 });
+    expect(out).toMatchObject({ timedOut: true, signal: "SIGTERM", exitCode: null });
+  });
+
+  it("rejects when the executable cannot be started", async () => {
+    await expect(execPlugin({ path: join(dir, "missing"), env: {}, stdin: "" })).rejects.toMatchObject({
+      code: "ENOENT",
+    });
+  });
+});

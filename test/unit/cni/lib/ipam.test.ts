@@ -1,0 +1,102 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { callIpam, findPlugin, rewriteForVersion, type IpamCommand } from "../../../../cni/lib/ipam.js";
+import { silentLogger } from "../../../../cni/lib/log.js";
+import { installFakeIpam } from "../fake-ipam.js";
+
+describe("IPAM delegation", () => {
+  let dir: string;
+  let log: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "acn-ipam-"));
+    log = join(dir, "calls.log");
+    installFakeIpam(dir);
+    writeFileSync(join(dir, "not-exec"), "");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const call = (command: IpamCommand, version: string, extraEnv: Record<string, string> = {}) =>
+    callIpam(
+      {
+        type: "fake",
+        command,
+        stdin: JSON.stringify({ cniVersion: version, name: "n", type: "accelnet", ipam: { type: "fake" } }),
+        env: { PATH: process.env["PATH"], CNI_PATH: `/nonexistent:${dir}`, FAKE_LOG: log, ...extraEnv },
+        log: silentLogger,
+      },
+      version,
+    );
+  const calls = () => readFileSync(log, "utf8").trim().split("\n");
+
+  it("findPlugin() searches CNI_PATH in order and skips non-executables", () => {
+    expect(findPlugin("fake", `/nonexistent:${dir}`)).toBe(join(dir, "fake"));
+    expect(() => findPlugin("not-exec", dir)).toThrow(
+      expect.objectContaining({ code: 7, message: `Cannot find IPAM plugin "not-exec": not in CNI_PATH "${dir}"` }),
+    );
+  });
+
+  it("ADD at 1.0.0 passes the same stdin and env, and parses the result", async () => {
+    const out = await call("ADD", "1.0.0");
+    expect(out.version).toBe("1.0.0");
+    expect(out.result).toEqual({
+      interfaces: [],
+      ips: [{ address: "10.9.0.2/24", gateway: "10.9.0.1" }],
+      routes: [{ dst: "0.0.0.0/0" }],
+      dns: {},
+    });
+    expect(calls()).toEqual(["ADD 1.0.0"]);
+  });
+
+  it("ADD at 0.2.0 converts the legacy result up", async () => {
+    const out = await call("ADD", "0.2.0");
+    expect(out.result?.ips).toEqual([{ address: "10.9.0.2/24", gateway: "10.9.0.1" }]);
+  });
+
+  it("ADD at 1.1.0 to a 1.0.0 plugin asks VERSION and retries with 1.0.0", async () => {
+    const out = await call("ADD", "1.1.0");
+    expect(out.version).toBe("1.0.0");
+    expect(out.result?.ips).toEqual([{ address: "10.9.0.2/24", gateway: "10.9.0.1" }]);
+    expect(calls()).toEqual(["ADD 1.1.0", "VERSION 1.1.0", "ADD 1.0.0"]);
+  });
+
+  it("STATUS and GC skip a plugin that does not support 1.1.0, without calling the verb", async () => {
+    expect(await call("STATUS", "1.1.0")).toEqual({ result: null, version: null });
+    expect(await call("GC", "1.1.0")).toEqual({ result: null, version: null });
+    expect(calls()).toEqual(["VERSION 1.1.0", "VERSION 1.1.0"]);
+  });
+
+  it("passes the plugin's CNI error code through, prefixed with what we ran", async () => {
+    await expect(call("DEL", "1.0.0", { FAKE_FAIL: '{"code":11,"msg":"busy","details":"d"}' })).rejects.toMatchObject({
+      code: 11,
+      message: 'Cannot run IPAM plugin "fake" DEL: busy',
+      details: "d",
+    });
+  });
+
+  it("maps a failure without CNI error JSON to code 102", async () => {
+    await expect(call("ADD", "1.0.0", { FAKE_FAIL: "segfault" })).rejects.toMatchObject({
+      code: 102,
+      message: 'Cannot run IPAM plugin "fake" ADD: exit 1: segfault',
+    });
+  });
+
+  it("rewriteForVersion() changes cniVersion and converts prevResult", () => {
+    const stdin = JSON.stringify({
+      cniVersion: "1.1.0",
+      name: "n",
+      prevResult: { cniVersion: "1.1.0", interfaces: [{ name: "net1", mtu: 1500 }], ips: [{ address: "10.0.0.2/24" }] },
+    });
+    expect(JSON.parse(rewriteForVersion(stdin, "1.1.0", "0.4.0"))).toEqual({
+      cniVersion: "0.4.0",
+      name: "n",
+      prevResult: {
+        cniVersion: "0.4.0",
+        interfaces: [{ name: "net1" }],
+        ips: [{ version: "4", address: "10.0.0.2/24" }],
+        dns: {},
+      },
+    });
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { createRegistry, defaultRegistry, deviceIdOf, modeFuncs, selectMode } from "../../../../cni/modes/index.js";
+import type { CniRequest } from "../../../../cni/skel/types.js";
+import { parseNetConf } from "../../../../cni/lib/netconf.js";
+
+const notVdpa = () => false;
+const vdpaNamed = (name: string) => (id: string) => id === name;
+
+describe("selectMode()", () => {
+  it.each([
+    [
+      "the vpp-server NAD (master, mode, no IPAM)",
+      { master: "eth1", mode: "bridge", linkInContainer: false },
+      "macvlan",
+    ],
+    ["no master at all", {}, "macvlan"],
+    ["explicit accelnetMode wins over a deviceID", { accelnetMode: "macvlan", deviceID: "0000:3b:02.1" }, "macvlan"],
+    ["explicit sriov", { accelnetMode: "sriov" }, "sriov"],
+    ["a sriov-cni config (top-level deviceID)", { deviceID: "0000:3b:02.1", vlan: 100 }, "sriov"],
+    ["a runtimeConfig.deviceID from Multus", { runtimeConfig: { deviceID: "0000:3b:02.1" } }, "sriov"],
+    ["a pciBusID", { pciBusID: "0000:3b:02.1" }, "sriov"],
+    ["a vdpaDriver field", { vdpaDriver: "vhost_vdpa", deviceID: "0000:3b:02.1" }, "vdpa"],
+  ])("%s -> %s", (_name, raw, want) => {
+    expect(selectMode(raw, { isVdpaDevice: notVdpa })).toBe(want);
+  });
+
+  it("a deviceID naming a vDPA device selects vdpa", () => {
+    expect(selectMode({ runtimeConfig: { deviceID: "vdpa0" } }, { isVdpaDevice: vdpaNamed("vdpa0") })).toBe("vdpa");
+  });
+
+  it("macvlan's own `mode` field never selects the accelnet mode", () => {
+    expect(selectMode({ mode: "sriov" }, { isVdpaDevice: notVdpa })).toBe("macvlan");
+  });
+
+  it.each([
+    [{ accelnetMode: "ipvlan" }, 'Cannot use config field "accelnetMode": "ipvlan" is not one of macvlan, sriov, vdpa'],
+    [{ accelnetMode: 1 }, 'Cannot use config field "accelnetMode": 1 is not one of macvlan, sriov, vdpa'],
+  ])("rejects %j with code 7", (raw, msg) => {
+    expect(() => selectMode(raw)).toThrow(expect.objectContaining({ code: 7, message: msg }));
+  });
+
+  it("deviceIdOf() prefers runtimeConfig.deviceID, then deviceID, then pciBusID", () => {
+    expect(deviceIdOf({ runtimeConfig: { deviceID: "a" }, deviceID: "b", pciBusID: "c" })).toBe("a");
+    expect(deviceIdOf({ deviceID: "b", pciBusID: "c" })).toBe("b");
+    expect(deviceIdOf({ pciBusID: "c" })).toBe("c");
+    expect(deviceIdOf({ deviceID: "" })).toBeUndefined();
+  });
+});
+
+describe("modeFuncs()", () => {
+  const req = (raw: Record<string, unknown>) =>
+    ({ conf: parseNetConf({ name: "n", type: "accelnet", ...raw }) }) as CniRequest;
+
+  it("only macvlan is registered by default", () => {
+    expect([...defaultRegistry().keys()]).toEqual(["macvlan"]);
+  });
+
+  it.each(["sriov", "vdpa"])("selecting %s fails with code 7: not available yet", async (mode) => {
+    const funcs = modeFuncs(defaultRegistry(), { isVdpaDevice: notVdpa });
+    await expect(funcs.add(req({ accelnetMode: mode }))).rejects.toMatchObject({
+      code: 7,
+      message: `Cannot use mode "${mode}": the mode is not available yet`,
+    });
+  });
+
+  it("routes each verb to the selected mode", async () => {
+    const calls: string[] = [];
+    const fake = {
+      name: "sriov" as const,
+      add: () => (calls.push("add"), Promise.resolve({ interfaces: [], ips: [], routes: [], dns: {} })),
+      del: () => (calls.push("del"), Promise.resolve()),
+      check: () => (calls.push("check"), Promise.resolve()),
+      status: () => (calls.push("status"), Promise.resolve()),
+      release: () => Promise.resolve(),
+    };
+    const funcs = modeFuncs(createRegistry([fake]), { isVdpaDevice: notVdpa });
+    const r = req({ deviceID: "0000:00:01.0" });
+    await funcs.add(r);
+    await funcs.del(r);
+    await funcs.check(r);
+    await funcs.status(r);
+    expect(calls).toEqual(["add", "del", "check", "status"]);
+  });
+});

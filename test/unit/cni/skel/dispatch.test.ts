@@ -1,0 +1,228 @@
+import { describe, expect, it } from "vitest";
+import { CniError } from "../../../../cni/lib/errors.js";
+import { dispatch } from "../../../../cni/skel/dispatch.js";
+import type { CniFuncs, CniRequest, PluginDeps } from "../../../../cni/skel/types.js";
+import { FakeNative } from "../fake-native.js";
+
+const env = {
+  CNI_COMMAND: "ADD",
+  CNI_CONTAINERID: "c1",
+  CNI_NETNS: "/run/netns/acn-none",
+  CNI_IFNAME: "net1",
+  CNI_PATH: "/usr/lib/cni",
+  CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=p",
+};
+const conf = { cniVersion: "1.0.0", name: "net", type: "accelnet", master: "eth1" };
+const deps: PluginDeps = { native: () => new FakeNative() };
+
+function funcs(seen: CniRequest[], impl: Partial<CniFuncs> = {}): CniFuncs {
+  const record = (req: CniRequest) => {
+    seen.push(req);
+    return Promise.resolve();
+  };
+  return {
+    add: (req) => {
+      seen.push(req);
+      return Promise.resolve({
+        interfaces: [{ name: req.ifname, mac: "02:00:00:00:00:01", sandbox: req.netns }],
+        ips: [],
+        routes: [],
+        dns: {},
+      });
+    },
+    del: record,
+    check: record,
+    gc: record,
+    status: record,
+    ...impl,
+  };
+}
+
+async function run(envOver: Record<string, string | undefined>, stdin: string, f: CniFuncs = funcs([])) {
+  let stdout = "";
+  let stderr = "";
+  const code = await dispatch(
+    {
+      env: { ...env, ...envOver },
+      stdin,
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+    },
+    f,
+    deps,
+    "CNI accelnet plugin",
+  );
+  return { code, stdout, stderr, json: stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>) };
+}
+
+describe("dispatch()", () => {
+  it("VERSION prints the supported versions and ignores stdin", async () => {
+    const out = await run({ CNI_COMMAND: "VERSION" }, "not json");
+    expect(out.code).toBe(0);
+    expect(out.json).toEqual({
+      cniVersion: "1.1.0",
+      supportedVersions: ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"],
+    });
+  });
+
+  it("without CNI_COMMAND prints the about text to stderr only, exit 0", async () => {
+    const out = await run({ CNI_COMMAND: undefined }, "");
+    expect(out).toMatchObject({ code: 0, stdout: "" });
+    expect(out.stderr).toBe(
+      "CNI accelnet plugin\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n",
+    );
+  });
+
+  it("ADD hands the mode a parsed request and prints the result in the request's version", async () => {
+    const seen: CniRequest[] = [];
+    const out = await run({}, JSON.stringify({ ...conf, cniVersion: "0.4.0" }), funcs(seen));
+    expect(out.code).toBe(0);
+    expect(out.json).toEqual({
+      cniVersion: "0.4.0",
+      interfaces: [{ name: "net1", mac: "02:00:00:00:00:01", sandbox: "/run/netns/acn-none" }],
+      dns: {},
+    });
+    expect(seen[0]).toMatchObject({ command: "ADD", containerID: "c1", ifname: "net1", cniVersion: "0.4.0" });
+    expect(seen[0]?.cniArgs.k8sPodName).toBe("p");
+    expect(seen[0]?.stdin).toBe(JSON.stringify({ ...conf, cniVersion: "0.4.0" }));
+  });
+
+  it("a missing cniVersion means 0.1.0 and the result comes out in 0.1.0 shape", async () => {
+    const { cniVersion: _, ...noVersion } = conf;
+    const out = await run({}, JSON.stringify(noVersion));
+    expect(out.json).toEqual({ cniVersion: "0.1.0", dns: {} });
+  });
+
+  it("DEL, CHECK, GC and STATUS print nothing on success", async () => {
+    for (const [command, version] of [
+      ["DEL", "1.0.0"],
+      ["CHECK", "1.0.0"],
+      ["GC", "1.1.0"],
+      ["STATUS", "1.1.0"],
+    ] as const) {
+      const seen: CniRequest[] = [];
+      const out = await run({ CNI_COMMAND: command }, JSON.stringify({ ...conf, cniVersion: version }), funcs(seen));
+      expect(out).toMatchObject({ code: 0, stdout: "" });
+      expect(seen).toHaveLength(1);
+    }
+  });
+
+  it.each([
+    ["malformed JSON", {}, "{", 6, /^Cannot decode "stdin": /],
+    ["a JSON array", {}, "[]", 6, /^Cannot decode "stdin": expected a JSON object, got array$/],
+    [
+      "cniVersion of the wrong type",
+      {},
+      JSON.stringify({ ...conf, cniVersion: 1 }),
+      6,
+      /^Cannot decode "cniVersion": expected a string, got number$/,
+    ],
+    [
+      "an unknown cniVersion",
+      {},
+      JSON.stringify({ ...conf, cniVersion: "9.9.9" }),
+      1,
+      /^Cannot use cniVersion "9.9.9": incompatible CNI versions$/,
+    ],
+    [
+      "a missing name",
+      {},
+      JSON.stringify({ ...conf, name: undefined }),
+      7,
+      /^Cannot use config field "name": missing$/,
+    ],
+    [
+      "a name with bad characters",
+      {},
+      JSON.stringify({ ...conf, name: "a/b" }),
+      7,
+      /^Cannot use config field "name": "a\/b" has invalid characters/,
+    ],
+    [
+      "a missing CNI_NETNS",
+      { CNI_NETNS: "" },
+      JSON.stringify(conf),
+      4,
+      /^Cannot run CNI_COMMAND "ADD": required env variables \[CNI_NETNS\] missing$/,
+    ],
+    ["a bad ifname", { CNI_IFNAME: "a/b" }, JSON.stringify(conf), 4, /^Cannot use CNI_IFNAME "a\/b"/],
+    [
+      "CHECK below 0.4.0",
+      { CNI_COMMAND: "CHECK" },
+      JSON.stringify({ ...conf, cniVersion: "0.3.1" }),
+      1,
+      /^Cannot run CHECK with cniVersion "0.3.1": needs 0.4.0 or later$/,
+    ],
+    [
+      "GC below 1.1.0",
+      { CNI_COMMAND: "GC" },
+      JSON.stringify(conf),
+      1,
+      /^Cannot run GC with cniVersion "1.0.0": needs 1.1.0 or later$/,
+    ],
+    [
+      "STATUS below 1.1.0",
+      { CNI_COMMAND: "STATUS" },
+      JSON.stringify(conf),
+      1,
+      /^Cannot run STATUS with cniVersion "1.0.0": needs 1.1.0 or later$/,
+    ],
+    [
+      "the plugin's own netns",
+      { CNI_NETNS: "/proc/self/ns/net" },
+      JSON.stringify(conf),
+      4,
+      /^Cannot use CNI_NETNS "\/proc\/self\/ns\/net": it is the plugin's own netns$/,
+    ],
+  ])("rejects %s with the right code and never calls the mode", async (_name, envOver, stdin, code, msg) => {
+    const seen: CniRequest[] = [];
+    const out = await run(envOver, stdin, funcs(seen));
+    expect(out.code).toBe(1);
+    expect(out.json?.["code"]).toBe(code);
+    expect(out.json?.["msg"]).toMatch(msg);
+    expect(seen).toEqual([]);
+    expect(out.stdout.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("prints the error in the request's cniVersion", async () => {
+    const out = await run({ CNI_IFNAME: "a:b" }, JSON.stringify({ ...conf, cniVersion: "0.3.1" }));
+    expect(out.json?.["cniVersion"]).toBe("0.3.1");
+  });
+
+  it("passes a CniError through untouched", async () => {
+    const f = funcs([], {
+      add: () => Promise.reject(new CniError(11, 'Cannot lock attachment "c1/net1": busy', { details: "pid 7" })),
+    });
+    const out = await run({}, JSON.stringify(conf), f);
+    expect(out.json).toEqual({
+      cniVersion: "1.0.0",
+      code: 11,
+      msg: 'Cannot lock attachment "c1/net1": busy',
+      details: "pid 7",
+    });
+  });
+
+  it("turns any other error into code 999 keeping its message", async () => {
+    const f = funcs([], { del: () => Promise.reject(new TypeError("x is undefined")) });
+    const out = await run({ CNI_COMMAND: "DEL" }, JSON.stringify(conf), f);
+    expect(out.code).toBe(1);
+    expect(out.json).toMatchObject({ cniVersion: "1.0.0", code: 999, msg: "x is undefined" });
+  });
+
+  it("reads stdin from a stream", async () => {
+    let stdout = "";
+    async function* chunks() {
+      await Promise.resolve();
+      yield Buffer.from(JSON.stringify(conf).slice(0, 10));
+      yield JSON.stringify(conf).slice(10);
+    }
+    const code = await dispatch(
+      { env, stdin: chunks(), stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true } },
+      funcs([]),
+      deps,
+      "",
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ cniVersion: "1.0.0" });
+  });
+});
