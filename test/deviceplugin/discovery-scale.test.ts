@@ -119,59 +119,64 @@ describe("discovery at scale (1024 VFs on 8 PFs)", () => {
     expect(readdirSync(join(root, "bus/vdpa/devices/vduse0/"))).toEqual(["driver", "vhost-vdpa-0"]);
   });
 
-  describe.skipIf(!helperBuilt)(`the helper's inventory on a fake sysfs tree (skipped: ${HELPER} is not built)`, () => {
-    it("accelnet-helper inventory discovers the tree built by fake-sysfs.ts; prints discovery time", () => {
-      const version = spawnSync(HELPER, ["--version"], { encoding: "utf8" });
-      const commands = (JSON.parse(version.stdout || "{}") as { commands?: string[] }).commands ?? [];
-      // Fail, not skip: the helper exists, so the command this test needs must exist too.
-      expect(commands, "accelnet-helper lacks the `inventory` command (native/PROTOCOL.md, phase 2)").toContain(
-        "inventory",
-      );
+  describe.skipIf(!helperBuilt)(
+    helperBuilt
+      ? "the helper's inventory on a fake sysfs tree"
+      : `the helper's inventory on a fake sysfs tree (skipped: ${HELPER} is not built)`,
+    () => {
+      it("accelnet-helper inventory discovers the tree built by fake-sysfs.ts; prints discovery time", () => {
+        const version = spawnSync(HELPER, ["--version"], { encoding: "utf8" });
+        const commands = (JSON.parse(version.stdout || "{}") as { commands?: string[] }).commands ?? [];
+        // Fail, not skip: the helper exists, so the command this test needs must exist too.
+        expect(commands, "accelnet-helper lacks the `inventory` command (native/PROTOCOL.md, phase 2)").toContain(
+          "inventory",
+        );
 
-      const root = tempDir();
-      buildScaleTree(root);
-      const runs: number[] = [];
-      let result: unknown;
-      for (let i = 0; i < 3; i++) {
-        const t0 = performance.now();
-        const r = spawnSync(HELPER, [`--sysfs-root=${root}`, "inventory"], {
-          encoding: "utf8",
-          maxBuffer: 64 * 1024 * 1024,
+        const root = tempDir();
+        buildScaleTree(root);
+        const runs: number[] = [];
+        let result: unknown;
+        for (let i = 0; i < 3; i++) {
+          const t0 = performance.now();
+          const r = spawnSync(HELPER, [`--sysfs-root=${root}`, "inventory"], {
+            encoding: "utf8",
+            maxBuffer: 64 * 1024 * 1024,
+          });
+          runs.push(performance.now() - t0);
+          expect(r.status, r.stdout + r.stderr).toBe(0);
+          result = (JSON.parse(r.stdout) as { results: unknown[] }).results[0];
+        }
+        console.log(`helper inventory of 8 PFs / 1024 VFs: ${runs.map((t) => t.toFixed(1)).join(", ")} ms`);
+        const inv = parseInventory(result);
+        expect(inv.pfs).toHaveLength(8);
+        expect(inv.vfs).toHaveLength(1024);
+        const vf1 = inv.vfs.find((v) => v.addr === "0000:10:10.1");
+        expect(vf1).toMatchObject({
+          driver: "vfio-pci",
+          isVf: true,
+          pf: "0000:10:00.0",
+          vfIndex: 1,
+          numaNode: 0,
+          vendor: "8086",
+          device: "10ca",
         });
-        runs.push(performance.now() - t0);
-        expect(r.status, r.stdout + r.stderr).toBe(0);
-        result = (JSON.parse(r.stdout) as { results: unknown[] }).results[0];
-      }
-      console.log(`helper inventory of 8 PFs / 1024 VFs: ${runs.map((t) => t.toFixed(1)).join(", ")} ms`);
-      const inv = parseInventory(result);
-      expect(inv.pfs).toHaveLength(8);
-      expect(inv.vfs).toHaveLength(1024);
-      const vf1 = inv.vfs.find((v) => v.addr === "0000:10:10.1");
-      expect(vf1).toMatchObject({
-        driver: "vfio-pci",
-        isVf: true,
-        pf: "0000:10:00.0",
-        vfIndex: 1,
-        numaNode: 0,
-        vendor: "8086",
-        device: "10ca",
+        expect(inv.vfs.find((v) => v.addr === "0000:10:10.0")).toMatchObject({ driver: "igbvf", netdevs: ["p0v0"] });
+        expect(inv.pfs.find((p) => p.addr === "0000:17:00.0")).toMatchObject({
+          numVfs: 128,
+          totalVfs: 128,
+          netdevs: ["ens7f0"],
+          linkState: "up",
+          numaNode: 1,
+        });
+        expect(inv.vdpa).toEqual([
+          expect.objectContaining({
+            name: "vduse0",
+            parentPci: null,
+            driver: "vhost_vdpa",
+            chardev: "/dev/vhost-vdpa-0",
+          }),
+        ]);
       });
-      expect(inv.vfs.find((v) => v.addr === "0000:10:10.0")).toMatchObject({ driver: "igbvf", netdevs: ["p0v0"] });
-      expect(inv.pfs.find((p) => p.addr === "0000:17:00.0")).toMatchObject({
-        numVfs: 128,
-        totalVfs: 128,
-        netdevs: ["ens7f0"],
-        linkState: "up",
-        numaNode: 1,
-      });
-      expect(inv.vdpa).toEqual([
-        expect.objectContaining({
-          name: "vduse0",
-          parentPci: null,
-          driver: "vhost_vdpa",
-          chardev: "/dev/vhost-vdpa-0",
-        }),
-      ]);
-    });
-  });
+    },
+  );
 });

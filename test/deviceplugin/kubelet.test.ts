@@ -92,7 +92,12 @@ describe("device plugin with the kubelet simulator", () => {
       5000,
       "three registrations",
     );
-    await k.waitFor(() => k.devices(NET).length === 2, 2000, "netdev devices");
+    // Each pool has its own ListAndWatch stream: wait until all three have delivered their first list.
+    await k.waitFor(
+      () => k.devices(NET).length === 2 && k.devices(VDPA).length === 2 && k.devices(VFIO).length === 1,
+      2000,
+      "first device list of every pool",
+    );
     expect(k.devices(VDPA).map((d) => d.ID)).toEqual(["0000:01:10.2", "vduse1"]);
     expect(k.devices(VFIO).map((d) => [d.ID, d.health])).toEqual([["0000:01:10.1", "Healthy"]]);
     expect(k.devices(NET).map((d) => [d.ID, d.health, d.topology?.nodes.map((n) => n.ID)])).toEqual([
