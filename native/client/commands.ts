@@ -1,7 +1,21 @@
 // Typed builders, one per helper command (PROTOCOL.md). They serialize values
 // (booleans as 0/1, numbers as decimal, camelCase keys as the helper's keys)
 // and leave every check to the helper, which validates before running anything.
-import type { Address, Link, MacvlanMode, Route, RouteArgs } from "./types.js";
+import type {
+  Address,
+  Inventory,
+  Link,
+  MacvlanMode,
+  PciDevice,
+  Route,
+  RouteArgs,
+  VdpaDevice,
+  VdpaDriver,
+  Vf,
+  VfioInfo,
+  VfSetting,
+  VhostVdpaInfo,
+} from "./types.js";
 
 /** One helper command with its (phantom) result type. */
 export interface Command<R> {
@@ -37,7 +51,8 @@ function routeCommand(name: string, a: RouteArgs): Command<Empty> {
   ]);
 }
 
-export const cmd = {
+/** CNI core commands (macvlan). */
+const coreCommands = {
   netnsCheck(a: { path: string }): Command<{ netns: { path: string; inode: number } }> {
     return build("netns-check", [["path", a.path]]);
   },
@@ -168,6 +183,104 @@ export const cmd = {
     ]);
   },
 };
+
+function onOff(v: boolean | undefined): string | undefined {
+  return v === undefined ? undefined : v ? "on" : "off";
+}
+
+/** The helper keys of one VF setting (vf-set takes exactly one). */
+function vfSettingPairs(s: VfSetting): (readonly [string, Value])[] {
+  if ("mac" in s) return [["mac", s.mac]];
+  if ("vlan" in s)
+    return [
+      ["vlan", s.vlan],
+      ["qos", s.qos],
+      ["proto", s.proto],
+    ];
+  if ("spoofchk" in s) return [["spoofchk", onOff(s.spoofchk)]];
+  if ("trust" in s) return [["trust", onOff(s.trust)]];
+  if ("state" in s) return [["state", s.state]];
+  return [
+    ["min_tx_rate", s.minTxRate],
+    ["max_tx_rate", s.maxTxRate],
+  ];
+}
+
+type PciResult = { pci: PciDevice };
+type VdpaResult = { vdpa: VdpaDevice };
+
+/** Phase 2 commands: SR-IOV, PCI, VFIO, vDPA, discovery (PROTOCOL.md). */
+const phase2Commands = {
+  linkMove(a: { netns?: string; name: string; to: string; newname?: string }): Command<LinkResult> {
+    return build("link-move", [
+      ["netns", a.netns],
+      ["name", a.name],
+      ["to", a.to],
+      ["newname", a.newname],
+    ]);
+  },
+  linkAltnameDel(a: { netns?: string; name: string; altname: string }): Command<LinkResult> {
+    return build("link-altname-del", [
+      ["netns", a.netns],
+      ["name", a.name],
+      ["altname", a.altname],
+    ]);
+  },
+  vfShow(a: { pf: string; netns?: string }): Command<{ link: Link; vfs: Vf[] }> {
+    return build("vf-show", [
+      ["pf", a.pf],
+      ["netns", a.netns],
+    ]);
+  },
+  vfSet(a: { pf: string; vf: number; netns?: string; setting: VfSetting }): Command<{ vf: Vf }> {
+    return build("vf-set", [["pf", a.pf], ["vf", a.vf], ["netns", a.netns], ...vfSettingPairs(a.setting)]);
+  },
+  pciShow(a: { addr: string }): Command<PciResult> {
+    return build("pci-show", [["addr", a.addr]]);
+  },
+  pciBind(a: { addr: string; driver: string }): Command<PciResult> {
+    return build("pci-bind", [
+      ["addr", a.addr],
+      ["driver", a.driver],
+    ]);
+  },
+  sriovNumvfs(a: { addr: string; count: number }): Command<PciResult> {
+    return build("sriov-numvfs", [
+      ["addr", a.addr],
+      ["count", a.count],
+    ]);
+  },
+  vfioInfo(a: { addr: string }): Command<VfioInfo> {
+    return build("vfio-info", [["addr", a.addr]]);
+  },
+  vdpaList(): Command<{ vdpa: VdpaDevice[] }> {
+    return build("vdpa-list", []);
+  },
+  vdpaShow(a: { dev: string }): Command<VdpaResult> {
+    return build("vdpa-show", [["dev", a.dev]]);
+  },
+  vdpaBind(a: { dev: string; driver: VdpaDriver }): Command<VdpaResult> {
+    return build("vdpa-bind", [
+      ["dev", a.dev],
+      ["driver", a.driver],
+    ]);
+  },
+  vdpaConfigSet(a: { dev: string; mac: string }): Command<VdpaResult> {
+    return build("vdpa-config-set", [
+      ["dev", a.dev],
+      ["mac", a.mac],
+    ]);
+  },
+  vhostVdpaInfo(a: { dev: string }): Command<VhostVdpaInfo> {
+    return build("vhost-vdpa-info", [["dev", a.dev]]);
+  },
+  inventory(a: { vdpa?: boolean } = {}): Command<Inventory> {
+    return build("inventory", [["vdpa", a.vdpa]]);
+  },
+};
+
+/** One typed builder per helper command. */
+export const cmd = { ...coreCommands, ...phase2Commands };
 
 /** Maps a tuple of commands to the tuple of their results. */
 export type ResultsOf<C extends readonly Command<unknown>[]> = {

@@ -5,6 +5,7 @@ export { createNativeClient, NativeError } from "./helper.js";
 export type { NativeClient, NativeClientOptions } from "./helper.js";
 export type {
   Address,
+  Inventory,
   Link,
   LinkOperstate,
   MacvlanMode,
@@ -13,5 +14,11 @@ export type {
   RouteArgs,
   RouteScope,
   VdpaDevice,
+  VdpaDriver,
   Vf,
+  VfioInfo,
+  VfLinkState,
+  VfSetting,
+  VhostVdpaInfo,
+  VlanProto,
 } from "./types.js";

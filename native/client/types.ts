@@ -10,10 +10,10 @@ export interface Vf {
   mac: string;
   vlan: number;
   qos: number;
-  vlanProto: "802.1q" | "802.1ad";
+  vlanProto: VlanProto;
   spoofchk: boolean | null;
   trust: boolean | null;
-  linkState: "auto" | "enable" | "disable" | null;
+  linkState: VfLinkState | null;
   minTxRate: number;
   maxTxRate: number;
 }
@@ -77,7 +77,11 @@ export interface RouteArgs {
   scope?: RouteScope;
 }
 
-// Phase 2 objects (SR-IOV, vDPA, inventory), declared now so consumers can share them.
+// Phase 2 objects (SR-IOV, vDPA, inventory).
+
+export type VlanProto = "802.1q" | "802.1ad";
+export type VfLinkState = "auto" | "enable" | "disable";
+export type VdpaDriver = "vhost_vdpa" | "virtio_vdpa";
 
 export interface PciDevice {
   addr: string;
@@ -94,7 +98,10 @@ export interface PciDevice {
   vfIndex: number | null;
   numVfs: number | null;
   totalVfs: number | null;
+  /** operstate of the first netdev (sorted by name); null without a netdev. */
   linkState: string | null;
+  /** carrier of the first netdev; null without a netdev or while it is administratively down. */
+  carrier: boolean | null;
   vdpa: string[];
 }
 
@@ -103,10 +110,48 @@ export interface VdpaDevice {
   mgmtdev: string;
   parentPci: string | null;
   driver: string | null;
-  deviceId: number;
-  vendorId: number;
+  /** From vdpa netlink; null in `inventory`, which reads sysfs only. */
+  deviceId: number | null;
+  vendorId: number | null;
   chardev: string | null;
   netdev: string | null;
+  /** From VDPA_CMD_DEV_CONFIG_GET; null without the feature (and in `inventory`). */
   mac: string | null;
   mtu: number | null;
 }
+
+export interface Inventory {
+  pfs: PciDevice[];
+  vfs: PciDevice[];
+  vdpa: VdpaDevice[];
+}
+
+export interface VfioInfo {
+  group: number;
+  path: string;
+  viable: boolean;
+}
+
+export interface VhostVdpaInfo {
+  path: string;
+  deviceId: number;
+  /** u64 feature bits as a decimal string (exact; use BigInt). */
+  features: string;
+  /** virtio device status byte (VHOST_VDPA_GET_STATUS). */
+  status: number;
+  mac: string | null;
+  mtu: number | null;
+  /** virtio_net_config.status (VIRTIO_NET_S_LINK_UP = 1); null without VIRTIO_NET_F_STATUS. */
+  netStatus: number | null;
+  maxVirtqueuePairs: number | null;
+}
+
+/** Exactly one VF setting per vf-set (the helper refuses anything else). */
+export type VfSetting =
+  | { mac: string }
+  | { vlan: number; qos?: number; proto?: VlanProto }
+  | { spoofchk: boolean }
+  | { trust: boolean }
+  | { state: VfLinkState }
+  | { minTxRate: number; maxTxRate?: number }
+  | { minTxRate?: number; maxTxRate: number };

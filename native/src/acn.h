@@ -20,6 +20,11 @@
 
 struct acn_json;
 
+#define ACN_ALTNAMSIZ 128        /* ALTIFNAMSIZ */
+#define ACN_PCI_ADDR_LEN 12      /* dddd:bb:dd.f */
+#define ACN_DRIVER_NAME_MAX 31
+#define ACN_VDPA_NAME_MAX 31
+
 /* What went wrong, in the words the reply uses (PROTOCOL.md "Reply"). */
 struct acn_err {
 	const char *op;       /* kernel operation or syscall, a string literal */
@@ -57,6 +62,25 @@ enum acn_key {
 	ACN_K_SCOPE,
 	ACN_K_KEY,
 	ACN_K_VALUE,
+	/* phase 2: SR-IOV, PCI, vDPA */
+	ACN_K_TO,
+	ACN_K_ALTNAME,
+	ACN_K_PF,
+	ACN_K_VF,
+	ACN_K_VLAN,
+	ACN_K_QOS,
+	ACN_K_PROTO,
+	ACN_K_SPOOFCHK,
+	ACN_K_TRUST,
+	ACN_K_STATE,
+	ACN_K_MIN_TX_RATE,
+	ACN_K_MAX_TX_RATE,
+	ACN_K_PCI,        /* "addr" of the PCI commands (a PCI address, not a CIDR) */
+	ACN_K_DRIVER,     /* a PCI driver name */
+	ACN_K_VDPA_DRIVER, /* "driver" of vdpa-bind */
+	ACN_K_DEV,
+	ACN_K_NUMVFS,     /* "count" */
+	ACN_K_WITH_VDPA,  /* "vdpa" of inventory */
 	ACN_K_COUNT
 };
 
@@ -76,6 +100,7 @@ struct acn_prefix {
 };
 
 enum acn_sysctl_key { ACN_SYSCTL_ARP_NOTIFY, ACN_SYSCTL_NDISC_NOTIFY };
+enum acn_vdpa_driver { ACN_VDPA_VHOST, ACN_VDPA_VIRTIO };
 
 /* One command's validated arguments. Fields are valid only when present. */
 struct acn_opts {
@@ -88,6 +113,15 @@ struct acn_opts {
 	uint32_t table, metric, bcqueuelen, mtu, mode, scope, key, value;
 	unsigned char mac[6];
 	struct acn_prefix addr, dst, gw;
+	/* phase 2 */
+	struct acn_netns to;
+	char altname[ACN_ALTNAMSIZ];
+	char pf[IFNAMSIZ];
+	char pci[ACN_PCI_ADDR_LEN + 1];
+	char driver[ACN_DRIVER_NAME_MAX + 1];
+	char dev[ACN_VDPA_NAME_MAX + 1];
+	uint32_t vf, vlan, qos, proto, spoofchk, trust, state, min_tx_rate, max_tx_rate, vdpa_driver, numvfs;
+	bool with_vdpa;
 };
 
 static inline bool acn_has(const struct acn_opts *o, enum acn_key k)
@@ -140,6 +174,22 @@ int acn_route_del(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_route_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
 int acn_sysctl_set(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_sysctl_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
+/* phase 2 */
+int acn_link_move(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_link_altname_del(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vf_show(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vf_set(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vf_set_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
+int acn_pci_show(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_pci_bind(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_sriov_numvfs(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_inventory(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vfio_info(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vdpa_list(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vdpa_show(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vdpa_bind(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vdpa_config_set(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vhost_vdpa_info(struct acn_ctx *ctx, const struct acn_opts *o);
 
 /* Tracing to stderr, enabled by ACCELNET_HELPER_TRACE=1. */
 extern bool acn_trace_on;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #include "netns.h"
 #include "validate.h"
 
-enum kind { K_IFNAME, K_NETNS, K_BOOL, K_U32, K_MAC, K_CIDR, K_IP, K_CHOICE };
+enum kind { K_IFNAME, K_NETNS, K_BOOL, K_U32, K_MAC, K_CIDR, K_IP, K_CHOICE, K_ALTNAME, K_PCI, K_DRIVER, K_VDPA };
 
 struct choice {
 	const char *name;
@@ -49,6 +50,15 @@ static const struct choice sysctl_keys[] = { { "arp_notify", ACN_SYSCTL_ARP_NOTI
 					     { "ndisc_notify", ACN_SYSCTL_NDISC_NOTIFY },
 					     { NULL, 0 } };
 static const struct choice bits[] = { { "0", 0 }, { "1", 1 }, { NULL, 0 } };
+static const struct choice on_off[] = { { "on", 1 }, { "off", 0 }, { NULL, 0 } };
+static const struct choice vlan_protos[] = { { "802.1q", ETH_P_8021Q }, { "802.1ad", ETH_P_8021AD }, { NULL, 0 } };
+static const struct choice vf_states[] = { { "auto", IFLA_VF_LINK_STATE_AUTO },
+					   { "enable", IFLA_VF_LINK_STATE_ENABLE },
+					   { "disable", IFLA_VF_LINK_STATE_DISABLE },
+					   { NULL, 0 } };
+static const struct choice vdpa_drivers[] = { { "vhost_vdpa", ACN_VDPA_VHOST },
+					      { "virtio_vdpa", ACN_VDPA_VIRTIO },
+					      { NULL, 0 } };
 
 #define OFF(field) offsetof(struct acn_opts, field)
 
@@ -75,6 +85,25 @@ static const struct key_def keys[ACN_K_COUNT] = {
 	[ACN_K_SCOPE] = { "scope", K_CHOICE, OFF(scope), 0, 0, scopes },
 	[ACN_K_KEY] = { "key", K_CHOICE, OFF(key), 0, 0, sysctl_keys },
 	[ACN_K_VALUE] = { "value", K_CHOICE, OFF(value), 0, 0, bits },
+	[ACN_K_TO] = { "to", K_NETNS, OFF(to), 0, 0, NULL },
+	[ACN_K_ALTNAME] = { "altname", K_ALTNAME, OFF(altname), 0, 0, NULL },
+	[ACN_K_PF] = { "pf", K_IFNAME, OFF(pf), 0, 0, NULL },
+	[ACN_K_VF] = { "vf", K_U32, OFF(vf), 0, 65535, NULL },
+	[ACN_K_VLAN] = { "vlan", K_U32, OFF(vlan), 0, 4094, NULL },
+	[ACN_K_QOS] = { "qos", K_U32, OFF(qos), 0, 7, NULL },
+	[ACN_K_PROTO] = { "proto", K_CHOICE, OFF(proto), 0, 0, vlan_protos },
+	[ACN_K_SPOOFCHK] = { "spoofchk", K_CHOICE, OFF(spoofchk), 0, 0, on_off },
+	[ACN_K_TRUST] = { "trust", K_CHOICE, OFF(trust), 0, 0, on_off },
+	[ACN_K_STATE] = { "state", K_CHOICE, OFF(state), 0, 0, vf_states },
+	[ACN_K_MIN_TX_RATE] = { "min_tx_rate", K_U32, OFF(min_tx_rate), 0, UINT32_MAX, NULL },
+	[ACN_K_MAX_TX_RATE] = { "max_tx_rate", K_U32, OFF(max_tx_rate), 0, UINT32_MAX, NULL },
+	/* Same key name as ACN_K_ADDR: a command allows one or the other, never both. */
+	[ACN_K_PCI] = { "addr", K_PCI, OFF(pci), 0, 0, NULL },
+	[ACN_K_DRIVER] = { "driver", K_DRIVER, OFF(driver), 0, 0, NULL },
+	[ACN_K_VDPA_DRIVER] = { "driver", K_CHOICE, OFF(vdpa_driver), 0, 0, vdpa_drivers },
+	[ACN_K_DEV] = { "dev", K_VDPA, OFF(dev), 0, 0, NULL },
+	[ACN_K_NUMVFS] = { "count", K_U32, OFF(numvfs), 0, 65535, NULL },
+	[ACN_K_WITH_VDPA] = { "vdpa", K_BOOL, OFF(with_vdpa), 0, 0, NULL },
 };
 
 const char *acn_key_name(enum acn_key k)
@@ -135,6 +164,37 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 				   cmd, d->name, v);
 		snprintf(dst, IFNAMSIZ, "%s", v);
 		return 0;
+	case K_ALTNAME:
+		if (!acn_altname_valid(v))
+			return bad(err, -EINVAL, d->name,
+				   "%s: invalid %s \"%.64s\": altnames are 1-127 printable ASCII bytes without '/', ':' "
+				   "or whitespace, and not \".\" or \"..\"",
+				   cmd, d->name, v);
+		snprintf(dst, ACN_ALTNAMSIZ, "%s", v);
+		return 0;
+	case K_PCI:
+		if (!acn_pci_addr_valid(v))
+			return bad(err, -EINVAL, d->name,
+				   "%s: invalid %s \"%.64s\": expected a PCI address dddd:bb:dd.f in lowercase hex, "
+				   "like 0000:00:12.0",
+				   cmd, d->name, v);
+		snprintf(dst, ACN_PCI_ADDR_LEN + 1, "%s", v);
+		return 0;
+	case K_DRIVER:
+		if (!acn_driver_name_valid(v))
+			return bad(err, -EINVAL, d->name,
+				   "%s: invalid %s \"%.64s\": driver names are 1-31 bytes of [a-z0-9_-]", cmd,
+				   d->name, v);
+		snprintf(dst, ACN_DRIVER_NAME_MAX + 1, "%s", v);
+		return 0;
+	case K_VDPA:
+		if (!acn_vdpa_name_valid(v))
+			return bad(err, -EINVAL, d->name,
+				   "%s: invalid %s \"%.64s\": vdpa device names are 1-31 printable ASCII bytes without "
+				   "'/', ':' or whitespace, and not \".\" or \"..\"",
+				   cmd, d->name, v);
+		snprintf(dst, ACN_VDPA_NAME_MAX + 1, "%s", v);
+		return 0;
 	case K_NETNS:
 		rc = acn_netns_open(v, dst, why, sizeof(why));
 		if (rc < 0)
@@ -181,14 +241,19 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 	return bad(err, -EINVAL, d->name, "%s: key %s has no parser", cmd, d->name);
 }
 
-static int find_key(const char *key, size_t len)
+/* Two keys may share a name ("addr", "driver") with different kinds: the command's mask picks one. */
+static int find_key(const char *key, size_t len, uint64_t allowed)
 {
-	int k;
+	int k, any = -1;
 
-	for (k = 0; k < ACN_K_COUNT; k++)
-		if (strlen(keys[k].name) == len && memcmp(keys[k].name, key, len) == 0)
+	for (k = 0; k < ACN_K_COUNT; k++) {
+		if (strlen(keys[k].name) != len || memcmp(keys[k].name, key, len) != 0)
+			continue;
+		if (allowed & ACN_OPT(k))
 			return k;
-	return -1;
+		any = k;
+	}
+	return any;
 }
 
 int acn_args_parse(const struct acn_cmd_def *def, char *const *argv, int argc, struct acn_opts *o,
@@ -199,7 +264,7 @@ int acn_args_parse(const struct acn_cmd_def *def, char *const *argv, int argc, s
 	int i, k, rc;
 
 	memset(o, 0, sizeof(*o));
-	o->netns.fd = o->master_netns.fd = o->path.fd = -1;
+	o->netns.fd = o->master_netns.fd = o->path.fd = o->to.fd = -1;
 	for (i = 0; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 		size_t keylen = eq ? (size_t)(eq - argv[i]) : 0;
@@ -210,7 +275,7 @@ int acn_args_parse(const struct acn_cmd_def *def, char *const *argv, int argc, s
 				   def->name, argv[i], set);
 		}
 		snprintf(key, sizeof(key), "%.*s", (int)(keylen < 63 ? keylen : 63), argv[i]);
-		k = find_key(argv[i], keylen);
+		k = find_key(argv[i], keylen, allowed);
 		if (k < 0 || !(allowed & ACN_OPT(k))) {
 			list_keys(set, sizeof(set), allowed);
 			return bad(err, -EINVAL, key, "%s: unknown key \"%s\" (value \"%.64s\"); valid keys: %s",
@@ -243,4 +308,5 @@ void acn_args_release(struct acn_opts *o)
 	acn_netns_close(&o->netns);
 	acn_netns_close(&o->master_netns);
 	acn_netns_close(&o->path);
+	acn_netns_close(&o->to);
 }

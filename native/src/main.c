@@ -26,6 +26,9 @@
 
 #define O(k) ACN_OPT(ACN_K_##k)
 #define ROUTE_KEYS (O(NETNS) | O(GW) | O(NAME) | O(METRIC) | O(TABLE) | O(SCOPE))
+#define VF_SETTINGS                                                                                          \
+	(O(NETNS) | O(MAC) | O(VLAN) | O(QOS) | O(PROTO) | O(SPOOFCHK) | O(TRUST) | O(STATE) | O(MIN_TX_RATE) | \
+	 O(MAX_TX_RATE))
 
 static const struct acn_cmd_def commands[] = {
 	{ "netns-check", O(PATH), 0, acn_netns_check, NULL },
@@ -46,6 +49,21 @@ static const struct acn_cmd_def commands[] = {
 	{ "route-add", O(DST), ROUTE_KEYS, acn_route_add, acn_route_check },
 	{ "route-del", O(DST), ROUTE_KEYS, acn_route_del, acn_route_check },
 	{ "sysctl-set", O(NAME) | O(KEY) | O(VALUE), O(NETNS), acn_sysctl_set, acn_sysctl_check },
+	/* phase 2: SR-IOV, PCI, vDPA, discovery */
+	{ "link-move", O(NAME) | O(TO), O(NETNS) | O(NEWNAME), acn_link_move, NULL },
+	{ "link-altname-del", O(NAME) | O(ALTNAME), O(NETNS), acn_link_altname_del, NULL },
+	{ "vf-show", O(PF), O(NETNS), acn_vf_show, NULL },
+	{ "vf-set", O(PF) | O(VF), VF_SETTINGS, acn_vf_set, acn_vf_set_check },
+	{ "pci-show", O(PCI), 0, acn_pci_show, NULL },
+	{ "pci-bind", O(PCI) | O(DRIVER), 0, acn_pci_bind, NULL },
+	{ "sriov-numvfs", O(PCI) | O(NUMVFS), 0, acn_sriov_numvfs, NULL },
+	{ "vfio-info", O(PCI), 0, acn_vfio_info, NULL },
+	{ "vdpa-list", 0, 0, acn_vdpa_list, NULL },
+	{ "vdpa-show", O(DEV), 0, acn_vdpa_show, NULL },
+	{ "vdpa-bind", O(DEV) | O(VDPA_DRIVER), 0, acn_vdpa_bind, NULL },
+	{ "vdpa-config-set", O(DEV) | O(MAC), 0, acn_vdpa_config_set, NULL },
+	{ "vhost-vdpa-info", O(DEV), 0, acn_vhost_vdpa_info, NULL },
+	{ "inventory", 0, O(WITH_VDPA), acn_inventory, NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

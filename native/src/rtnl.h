@@ -34,6 +34,10 @@ int acn_route_put_all(struct acn_nl *nl, int family, int ifindex, uint32_t table
 /* Single-message parsers. Return 0, 1 (message filtered out) or -EPROTO with *bad set. */
 int acn_link_to_json(const struct nlmsghdr *nlh, struct acn_json *out, const char *key, const char **bad);
 int acn_vfs_to_json(const struct nlattr *vfinfo_list, struct acn_json *out, const char **bad);
+/* Writes @key: VF for VF number @vf; 1 when the list has no such VF. *rate gets its rates. */
+struct ifla_vf_rate;
+int acn_vf_to_json(const struct nlattr *vfinfo_list, uint32_t vf, struct acn_json *out, const char *key,
+		   struct ifla_vf_rate *rate, const char **bad);
 int acn_addr_to_json(const struct nlmsghdr *nlh, int family, int ifindex, struct acn_json *out, const char **bad);
 int acn_route_to_json(const struct nlmsghdr *nlh, int family, int ifindex, uint32_t table, struct acn_json *out,
 		      const char **bad);

@@ -50,7 +50,8 @@ static const char *vlan_proto(const struct nlattr *list)
 	return "802.1q";
 }
 
-static int vf_to_json(const struct nlattr *vfinfo, struct acn_json *out, const char **bad)
+static int vf_to_json(const struct nlattr *vfinfo, struct acn_json *out, const char *key, uint32_t want,
+		      struct ifla_vf_rate *rate_out, const char **bad)
 {
 	const struct nlattr *tb[IFLA_VF_MAX + 1];
 	struct ifla_vf_mac mac;
@@ -70,6 +71,8 @@ static int vf_to_json(const struct nlattr *vfinfo, struct acn_json *out, const c
 		return -EPROTO;
 	}
 	memcpy(&mac, acn_attr_data(tb[IFLA_VF_MAC]), sizeof(mac));
+	if (want != UINT32_MAX && mac.vf != want)
+		return 1;
 	if (tb[IFLA_VF_VLAN])
 		memcpy(&vlan, acn_attr_data(tb[IFLA_VF_VLAN]), sizeof(vlan));
 	if (tb[IFLA_VF_SPOOFCHK])
@@ -81,7 +84,9 @@ static int vf_to_json(const struct nlattr *vfinfo, struct acn_json *out, const c
 	if (tb[IFLA_VF_RATE])
 		memcpy(&rate, acn_attr_data(tb[IFLA_VF_RATE]), sizeof(rate));
 
-	acn_json_obj_open(out, NULL);
+	if (rate_out)
+		*rate_out = rate;
+	acn_json_obj_open(out, key);
 	acn_json_uint(out, "vf", mac.vf);
 	acn_mac_str(mac.mac, 6, buf, sizeof(buf));
 	acn_json_str(out, "mac", buf);
@@ -106,10 +111,26 @@ int acn_vfs_to_json(const struct nlattr *vfinfo_list, struct acn_json *out, cons
 	acn_attr_for_each(a, acn_attr_data(vfinfo_list), acn_attr_len(vfinfo_list)) {
 		if ((a->nla_type & NLA_TYPE_MASK) != IFLA_VF_INFO)
 			continue;
-		rc = vf_to_json(a, out, bad);
+		rc = vf_to_json(a, out, NULL, UINT32_MAX, NULL, bad);
 		if (rc < 0)
 			return rc;
 	}
 	acn_json_arr_close(out);
 	return 0;
+}
+
+int acn_vf_to_json(const struct nlattr *vfinfo_list, uint32_t vf, struct acn_json *out, const char *key,
+		   struct ifla_vf_rate *rate, const char **bad)
+{
+	const struct nlattr *a;
+	int rc;
+
+	acn_attr_for_each(a, acn_attr_data(vfinfo_list), acn_attr_len(vfinfo_list)) {
+		if ((a->nla_type & NLA_TYPE_MASK) != IFLA_VF_INFO)
+			continue;
+		rc = vf_to_json(a, out, key, vf, rate, bad);
+		if (rc <= 0)
+			return rc;
+	}
+	return 1;
 }

@@ -25,11 +25,12 @@ bool acn_path_safe(const char *path)
 	return true;
 }
 
-bool acn_ifname_valid(const char *s)
+/* printable ASCII without space, '/' or ':', 1..max bytes, not "." or "..". */
+static bool name_valid(const char *s, size_t max)
 {
 	size_t n = strlen(s), i;
 
-	if (n == 0 || n >= IFNAMSIZ)
+	if (n == 0 || n > max)
 		return false;
 	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
 		return false;
@@ -40,6 +41,53 @@ bool acn_ifname_valid(const char *s)
 		if (c < 0x21 || c > 0x7e || c == '/' || c == ':')
 			return false;
 	}
+	return true;
+}
+
+bool acn_ifname_valid(const char *s)
+{
+	return name_valid(s, IFNAMSIZ - 1);
+}
+
+bool acn_altname_valid(const char *s)
+{
+	return name_valid(s, ACN_ALTNAMSIZ - 1);
+}
+
+bool acn_vdpa_name_valid(const char *s)
+{
+	return name_valid(s, ACN_VDPA_NAME_MAX);
+}
+
+static bool lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool acn_pci_addr_valid(const char *s)
+{
+	static const char shape[] = "xxxx:xx:xx.x";
+	size_t i;
+
+	if (strlen(s) != ACN_PCI_ADDR_LEN)
+		return false;
+	for (i = 0; i < ACN_PCI_ADDR_LEN; i++) {
+		if (shape[i] == 'x' ? !lower_hex(s[i]) : s[i] != shape[i])
+			return false;
+	}
+	/* device is 5 bits, function 3 bits */
+	return s[8] <= '1' && s[11] <= '7';
+}
+
+bool acn_driver_name_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > ACN_DRIVER_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return false;
 	return true;
 }
 

@@ -13,6 +13,14 @@
 bool acn_path_safe(const char *path);
 /* 1-15 printable ASCII bytes, no '/', ':' or whitespace, not "." or "..". */
 bool acn_ifname_valid(const char *s);
+/* An interface altname: like an interface name but up to 127 bytes. */
+bool acn_altname_valid(const char *s);
+/* dddd:bb:dd.f in lowercase hex (device <= 1f, function <= 7). */
+bool acn_pci_addr_valid(const char *s);
+/* A kernel driver name: [a-z0-9_-]{1,31}. */
+bool acn_driver_name_valid(const char *s);
+/* A vdpa device name: like an interface name but up to 31 bytes. */
+bool acn_vdpa_name_valid(const char *s);
 /* xx:xx:xx:xx:xx:xx; returns NULL or the reason it is refused. */
 const char *acn_mac_parse(const char *s, unsigned char mac[6]);
 /* Plain decimal, no sign, within [min, max]. */

@@ -265,6 +265,56 @@ static void test_validators(void)
 	CHECK(acn_path_safe("/run/netns/a..b") && !acn_path_safe("/run/../x") && !acn_path_safe("/run/netns/.."));
 }
 
+static void test_phase2_validators(void)
+{
+	CHECK(acn_pci_addr_valid("0000:00:12.0") && acn_pci_addr_valid("ffff:ff:1f.7"));
+	CHECK(!acn_pci_addr_valid("0000:00:20.0") && !acn_pci_addr_valid("0000:00:12.8"));
+	CHECK(!acn_pci_addr_valid("0000:00:1F.0") && !acn_pci_addr_valid("00:12.0") && !acn_pci_addr_valid("0000:00:12.0/"));
+	CHECK(!acn_pci_addr_valid("../00:12.0.x"));
+	CHECK(acn_driver_name_valid("vfio-pci") && acn_driver_name_valid("igb_uio"));
+	CHECK(!acn_driver_name_valid("../x") && !acn_driver_name_valid("Igb") && !acn_driver_name_valid(""));
+	CHECK(!acn_driver_name_valid("abcdefghijabcdefghijabcdefghijab")); /* 32 bytes */
+	CHECK(acn_vdpa_name_valid("abcdefghijabcdefghijabcdefghija")); /* 31 bytes */
+	CHECK(!acn_vdpa_name_valid("abcdefghijabcdefghijabcdefghijab") && !acn_vdpa_name_valid("a/b"));
+	CHECK(!acn_vdpa_name_valid("..") && !acn_altname_valid("a b"));
+}
+
+/* vf-set's read-back: one VF picked out of IFLA_VFINFO_LIST, with its rates. */
+static void test_single_vf(void)
+{
+	static struct acn_nlmsg m;
+	struct nlattr *list, *vf;
+	struct ifla_vf_rate rate_out = { 0 };
+	struct acn_json j;
+	const char *bad = NULL;
+	uint32_t i;
+	int rc;
+
+	acn_nlmsg_init(&m, RTM_NEWLINK, 0, 0, NULL);
+	list = acn_attr_nest_start(&m, IFLA_VFINFO_LIST);
+	for (i = 0; i < 3; i++) {
+		struct ifla_vf_mac mac = { .vf = i, .mac = { 0x02, 0, 0, 0, 0, (unsigned char)i } };
+		struct ifla_vf_rate rate = { .vf = i, .min_tx_rate = i, .max_tx_rate = 100 * i };
+
+		vf = acn_attr_nest_start(&m, IFLA_VF_INFO);
+		acn_attr_put(&m, IFLA_VF_MAC, sizeof(mac), &mac);
+		acn_attr_put(&m, IFLA_VF_RATE, sizeof(rate), &rate);
+		acn_attr_nest_end(&m, vf);
+	}
+	acn_attr_nest_end(&m, list);
+	acn_json_init(&j, buf, sizeof(buf) - 1);
+	acn_json_obj_open(&j, NULL);
+	rc = acn_vf_to_json(list, 2, &j, "vf", &rate_out, &bad);
+	acn_json_obj_close(&j);
+	buf[j.len] = '\0';
+	CHECK(rc == 0);
+	CONTAINS(buf, "{\"vf\":{\"vf\":2,\"mac\":\"02:00:00:00:00:02\"");
+	CONTAINS(buf, "\"minTxRate\":2,\"maxTxRate\":200}}");
+	CHECK(rate_out.min_tx_rate == 2 && rate_out.max_tx_rate == 200);
+	acn_json_init(&j, buf, sizeof(buf) - 1);
+	CHECK(acn_vf_to_json(list, 7, &j, "vf", NULL, &bad) == 1 && j.len == 0);
+}
+
 int main(void)
 {
 	test_pf_with_vfs();
@@ -274,6 +324,8 @@ int main(void)
 	test_route_and_addr();
 	test_builder_overflow_is_sticky();
 	test_validators();
+	test_phase2_validators();
+	test_single_vf();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

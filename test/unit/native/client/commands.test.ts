@@ -68,3 +68,65 @@ describe("cmd builders", () => {
     expect(cmd.linkSetMtu({ name: "a b", mtu: 1.5 }).args).toEqual(["name=a b", "mtu=1.5"]);
   });
 });
+
+describe("phase 2 cmd builders (SR-IOV, PCI, vDPA, discovery)", () => {
+  it("vfSet() turns one setting into the helper's keys (on/off, snake_case rates)", () => {
+    const base = { pf: "ens1f0", vf: 2 };
+    expect(cmd.vfSet({ ...base, setting: { mac: "02:00:00:00:00:01" } })).toEqual({
+      name: "vf-set",
+      args: ["pf=ens1f0", "vf=2", "mac=02:00:00:00:00:01"],
+    });
+    expect(cmd.vfSet({ ...base, setting: { vlan: 100, qos: 3, proto: "802.1ad" } }).args).toEqual([
+      "pf=ens1f0",
+      "vf=2",
+      "vlan=100",
+      "qos=3",
+      "proto=802.1ad",
+    ]);
+    expect(cmd.vfSet({ ...base, setting: { vlan: 0 } }).args).toEqual(["pf=ens1f0", "vf=2", "vlan=0"]);
+    expect(cmd.vfSet({ ...base, setting: { spoofchk: false } }).args).toContain("spoofchk=off");
+    expect(cmd.vfSet({ ...base, setting: { trust: true } }).args).toContain("trust=on");
+    expect(cmd.vfSet({ ...base, setting: { state: "disable" } }).args).toContain("state=disable");
+    expect(cmd.vfSet({ ...base, netns: "/run/netns/h", setting: { maxTxRate: 100 } }).args).toEqual([
+      "pf=ens1f0",
+      "vf=2",
+      "netns=/run/netns/h",
+      "max_tx_rate=100",
+    ]);
+    expect(cmd.vfSet({ ...base, setting: { minTxRate: 10, maxTxRate: 0 } }).args).toEqual([
+      "pf=ens1f0",
+      "vf=2",
+      "min_tx_rate=10",
+      "max_tx_rate=0",
+    ]);
+  });
+
+  it("link, PCI, vDPA and inventory builders name the helper's commands and keys", () => {
+    expect(cmd.linkMove({ netns: "/run/netns/a", name: "eth1", to: "/run/netns/b", newname: "net1" })).toEqual({
+      name: "link-move",
+      args: ["netns=/run/netns/a", "name=eth1", "to=/run/netns/b", "newname=net1"],
+    });
+    expect(cmd.linkAltnameDel({ name: "net1", altname: "enp0s3" })).toEqual({
+      name: "link-altname-del",
+      args: ["name=net1", "altname=enp0s3"],
+    });
+    expect(cmd.vfShow({ pf: "ens1f0" })).toEqual({ name: "vf-show", args: ["pf=ens1f0"] });
+    expect(cmd.pciShow({ addr: "0000:00:12.0" })).toEqual({ name: "pci-show", args: ["addr=0000:00:12.0"] });
+    expect(cmd.pciBind({ addr: "0000:00:12.0", driver: "vfio-pci" }).args).toEqual([
+      "addr=0000:00:12.0",
+      "driver=vfio-pci",
+    ]);
+    expect(cmd.sriovNumvfs({ addr: "0000:00:02.0", count: 0 })).toEqual({
+      name: "sriov-numvfs",
+      args: ["addr=0000:00:02.0", "count=0"],
+    });
+    expect(cmd.vfioInfo({ addr: "0000:00:12.0" }).name).toBe("vfio-info");
+    expect(cmd.vdpaList()).toEqual({ name: "vdpa-list", args: [] });
+    expect(cmd.vdpaShow({ dev: "vdpa0" }).args).toEqual(["dev=vdpa0"]);
+    expect(cmd.vdpaBind({ dev: "vdpa0", driver: "virtio_vdpa" }).args).toEqual(["dev=vdpa0", "driver=virtio_vdpa"]);
+    expect(cmd.vdpaConfigSet({ dev: "vdpa0", mac: "02:00:00:00:00:09" }).name).toBe("vdpa-config-set");
+    expect(cmd.vhostVdpaInfo({ dev: "vdpa0" })).toEqual({ name: "vhost-vdpa-info", args: ["dev=vdpa0"] });
+    expect(cmd.inventory()).toEqual({ name: "inventory", args: [] });
+    expect(cmd.inventory({ vdpa: false }).args).toEqual(["vdpa=0"]);
+  });
+});
