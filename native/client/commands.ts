@@ -53,7 +53,7 @@ function routeCommand(name: string, a: RouteArgs): Command<Empty> {
 
 /** CNI core commands (macvlan). */
 const coreCommands = {
-  netnsCheck(a: { path: string }): Command<{ netns: { path: string; inode: number } }> {
+  netnsCheck(a: { path: string }): Command<NetnsResult> {
     return build("netns-check", [["path", a.path]]);
   },
   linkShow(a: {
@@ -207,6 +207,7 @@ function vfSettingPairs(s: VfSetting): (readonly [string, Value])[] {
 }
 
 type PciResult = { pci: PciDevice };
+type NetnsResult = { netns: { path: string; inode: number } };
 type VdpaResult = { vdpa: VdpaDevice };
 
 /** Phase 2 commands: SR-IOV, PCI, VFIO, vDPA, discovery (PROTOCOL.md). */
@@ -276,6 +277,14 @@ const phase2Commands = {
   },
   inventory(a: { vdpa?: boolean } = {}): Command<Inventory> {
     return build("inventory", [["vdpa", a.vdpa]]);
+  },
+  /** A new, empty netns mounted at `/run/netns/<name>`; EEXIST when the name is taken. */
+  netnsCreate(a: { path: string }): Command<NetnsResult> {
+    return build("netns-create", [["path", a.path]]);
+  },
+  /** Unmounts and removes a netns made by netnsCreate (or `ip netns add`); ENOENT when it does not exist. */
+  netnsDelete(a: { path: string }): Command<Empty> {
+    return build("netns-delete", [["path", a.path]]);
   },
 };
 

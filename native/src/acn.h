@@ -24,6 +24,10 @@ struct acn_json;
 #define ACN_PCI_ADDR_LEN 12      /* dddd:bb:dd.f */
 #define ACN_DRIVER_NAME_MAX 31
 #define ACN_VDPA_NAME_MAX 31
+/* netns-create/netns-delete manage files directly in this directory, as `ip netns` does. */
+#define ACN_RUN_NETNS_DIR "/run/netns"
+#define ACN_NETNS_NAME_MAX 64
+#define ACN_NETNS_FILE_MAX (sizeof(ACN_RUN_NETNS_DIR "/") - 1 + ACN_NETNS_NAME_MAX)
 
 /* What went wrong, in the words the reply uses (PROTOCOL.md "Reply"). */
 struct acn_err {
@@ -81,6 +85,7 @@ enum acn_key {
 	ACN_K_DEV,
 	ACN_K_NUMVFS,     /* "count" */
 	ACN_K_WITH_VDPA,  /* "vdpa" of inventory */
+	ACN_K_NETNS_FILE, /* "path" of netns-create/-delete: a file in /run/netns, need not exist */
 	ACN_K_COUNT
 };
 
@@ -122,6 +127,7 @@ struct acn_opts {
 	char dev[ACN_VDPA_NAME_MAX + 1];
 	uint32_t vf, vlan, qos, proto, spoofchk, trust, state, min_tx_rate, max_tx_rate, vdpa_driver, numvfs;
 	bool with_vdpa;
+	char netns_file[ACN_NETNS_FILE_MAX + 1];
 };
 
 static inline bool acn_has(const struct acn_opts *o, enum acn_key k)
@@ -190,6 +196,8 @@ int acn_vdpa_show(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vdpa_bind(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vdpa_config_set(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vhost_vdpa_info(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_netns_create(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_netns_delete(struct acn_ctx *ctx, const struct acn_opts *o);
 
 /* Tracing to stderr, enabled by ACCELNET_HELPER_TRACE=1. */
 extern bool acn_trace_on;

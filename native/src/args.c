@@ -20,7 +20,8 @@
 #include "netns.h"
 #include "validate.h"
 
-enum kind { K_IFNAME, K_NETNS, K_BOOL, K_U32, K_MAC, K_CIDR, K_IP, K_CHOICE, K_ALTNAME, K_PCI, K_DRIVER, K_VDPA };
+enum kind { K_IFNAME, K_NETNS, K_BOOL, K_U32, K_MAC, K_CIDR, K_IP, K_CHOICE, K_ALTNAME, K_PCI, K_DRIVER, K_VDPA,
+	    K_NETNS_FILE };
 
 struct choice {
 	const char *name;
@@ -104,6 +105,8 @@ static const struct key_def keys[ACN_K_COUNT] = {
 	[ACN_K_DEV] = { "dev", K_VDPA, OFF(dev), 0, 0, NULL },
 	[ACN_K_NUMVFS] = { "count", K_U32, OFF(numvfs), 0, 65535, NULL },
 	[ACN_K_WITH_VDPA] = { "vdpa", K_BOOL, OFF(with_vdpa), 0, 0, NULL },
+	/* Same key name as ACN_K_PATH (netns-check): this one is a file to create or delete, not opened here. */
+	[ACN_K_NETNS_FILE] = { "path", K_NETNS_FILE, OFF(netns_file), 0, 0, NULL },
 };
 
 const char *acn_key_name(enum acn_key k)
@@ -195,6 +198,14 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 				   cmd, d->name, v);
 		snprintf(dst, ACN_VDPA_NAME_MAX + 1, "%s", v);
 		return 0;
+	case K_NETNS_FILE:
+		if (!acn_netns_file_valid(v))
+			return bad(err, -EINVAL, d->name,
+				   "%s: invalid %s \"%.200s\": expected " ACN_RUN_NETNS_DIR "/NAME, NAME 1-%d bytes of "
+				   "[A-Za-z0-9_.-], not \".\" or \"..\"",
+				   cmd, d->name, v, ACN_NETNS_NAME_MAX);
+		snprintf(dst, ACN_NETNS_FILE_MAX + 1, "%s", v);
+		return 0;
 	case K_NETNS:
 		rc = acn_netns_open(v, dst, why, sizeof(why));
 		if (rc < 0)
@@ -241,7 +252,7 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 	return bad(err, -EINVAL, d->name, "%s: key %s has no parser", cmd, d->name);
 }
 
-/* Two keys may share a name ("addr", "driver") with different kinds: the command's mask picks one. */
+/* Two keys may share a name ("addr", "driver", "path") with different kinds: the command's mask picks one. */
 static int find_key(const char *key, size_t len, uint64_t allowed)
 {
 	int k, any = -1;

@@ -64,6 +64,9 @@ static const struct acn_cmd_def commands[] = {
 	{ "vdpa-config-set", O(DEV) | O(MAC), 0, acn_vdpa_config_set, NULL },
 	{ "vhost-vdpa-info", O(DEV), 0, acn_vhost_vdpa_info, NULL },
 	{ "inventory", 0, O(WITH_VDPA), acn_inventory, NULL },
+	/* temporary netns for SR-IOV/vDPA moves */
+	{ "netns-create", O(NETNS_FILE), 0, acn_netns_create, NULL },
+	{ "netns-delete", O(NETNS_FILE), 0, acn_netns_delete, NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

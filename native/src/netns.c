@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,7 +20,7 @@
 bool acn_netns_lost;
 static int self_fd = -1;
 
-static const char *ns_type_name(int type)
+const char *acn_ns_type_name(int type)
 {
 	switch (type) {
 	case CLONE_NEWNS:
@@ -79,7 +80,7 @@ int acn_netns_open(const char *path, struct acn_netns *ns, char *why, size_t why
 		goto close_fd;
 	}
 	if (type != CLONE_NEWNET) {
-		snprintf(why, whylen, "is a %s namespace, not a network namespace", ns_type_name(type));
+		snprintf(why, whylen, "is a %s namespace, not a network namespace", acn_ns_type_name(type));
 		rc = -EINVAL;
 		goto close_fd;
 	}
@@ -104,13 +105,23 @@ void acn_netns_close(struct acn_netns *ns)
 	ns->fd = -1;
 }
 
-static int netns_enter(const struct acn_netns *ns, struct acn_err *err)
+/* Keeps the helper's own netns open, so every excursion can come back to it. */
+static int self_save(struct acn_err *err)
 {
 	if (self_fd < 0) {
 		self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (self_fd < 0)
 			return acn_fail(err, -errno, "open", "/proc/self/ns/net");
 	}
+	return 0;
+}
+
+static int netns_enter(const struct acn_netns *ns, struct acn_err *err)
+{
+	int rc = self_save(err);
+
+	if (rc < 0)
+		return rc;
 	if (setns(ns->fd, CLONE_NEWNET) < 0)
 		return acn_fail(err, -errno, "setns", ns->path);
 	return 0;
@@ -178,6 +189,34 @@ close_fd:
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+	return rc;
+}
+
+int acn_netns_new_at(const char *file, ino_t *inode, struct acn_err *err)
+{
+	bool mounted = false;
+	struct stat st;
+	int rc = self_save(err);
+
+	if (rc < 0)
+		return rc;
+	/* The helper is single-threaded: unshare moves only this thread, and setns below brings it back. */
+	if (unshare(CLONE_NEWNET) < 0)
+		return acn_fail(err, -errno, "unshare", file);
+	if (mount("/proc/thread-self/ns/net", file, "none", MS_BIND, NULL) < 0) {
+		rc = acn_fail(err, -errno, "mount MS_BIND", file);
+	} else {
+		mounted = true;
+		if (stat(file, &st) < 0)
+			rc = acn_fail(err, -errno, "stat", file);
+		else
+			*inode = st.st_ino;
+	}
+	if (netns_leave(err) < 0)
+		rc = -err->code;
+	/* Mounts do not depend on the netns: this works even when the helper could not go back. */
+	if (rc < 0 && mounted && umount2(file, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+		acn_trace("umount2 %s after a failed netns-create: %m", file);
 	return rc;
 }
 

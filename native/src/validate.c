@@ -91,6 +91,27 @@ bool acn_driver_name_valid(const char *s)
 	return true;
 }
 
+bool acn_netns_file_valid(const char *path)
+{
+	static const char dir[] = ACN_RUN_NETNS_DIR "/";
+	const char *name = path + sizeof(dir) - 1;
+	size_t n, i;
+
+	if (strncmp(path, dir, sizeof(dir) - 1) != 0)
+		return false;
+	n = strlen(name);
+	if (n == 0 || n > ACN_NETNS_NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

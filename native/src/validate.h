@@ -21,6 +21,8 @@ bool acn_pci_addr_valid(const char *s);
 bool acn_driver_name_valid(const char *s);
 /* A vdpa device name: like an interface name but up to 31 bytes. */
 bool acn_vdpa_name_valid(const char *s);
+/* ACN_RUN_NETNS_DIR "/" NAME, NAME 1-64 bytes of [A-Za-z0-9_.-], not "." or "..". */
+bool acn_netns_file_valid(const char *path);
 /* xx:xx:xx:xx:xx:xx; returns NULL or the reason it is refused. */
 const char *acn_mac_parse(const char *s, unsigned char mac[6]);
 /* Plain decimal, no sign, within [min, max]. */

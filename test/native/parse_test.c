@@ -279,6 +279,24 @@ static void test_phase2_validators(void)
 	CHECK(!acn_vdpa_name_valid("..") && !acn_altname_valid("a b"));
 }
 
+static void test_netns_file_validator(void)
+{
+	char longest[128];
+
+	snprintf(longest, sizeof(longest), "/run/netns/%064d", 0);
+	CHECK(acn_netns_file_valid("/run/netns/cni-1.tmp_A-z") && acn_netns_file_valid(longest));
+	snprintf(longest, sizeof(longest), "/run/netns/%065d", 0);
+	CHECK(!acn_netns_file_valid(longest));
+	CHECK(!acn_netns_file_valid("/run/netns/") && !acn_netns_file_valid("/run/netns"));
+	CHECK(!acn_netns_file_valid("/run/netns/.") && !acn_netns_file_valid("/run/netns/.."));
+	CHECK(acn_netns_file_valid("/run/netns/..a") && acn_netns_file_valid("/run/netns/..."));
+	CHECK(!acn_netns_file_valid("/run/netns/../x") && !acn_netns_file_valid("/run/netns/a/b"));
+	CHECK(!acn_netns_file_valid("/run/netns//a") && !acn_netns_file_valid("/run/netnsa"));
+	CHECK(!acn_netns_file_valid("/var/run/netns/a") && !acn_netns_file_valid("run/netns/a"));
+	CHECK(!acn_netns_file_valid("/run/netns/a b") && !acn_netns_file_valid("/run/netns/a:b"));
+	CHECK(!acn_netns_file_valid("/run/netns/\xc3\xa9"));
+}
+
 /* vf-set's read-back: one VF picked out of IFLA_VFINFO_LIST, with its rates. */
 static void test_single_vf(void)
 {
@@ -325,6 +343,7 @@ int main(void)
 	test_builder_overflow_is_sticky();
 	test_validators();
 	test_phase2_validators();
+	test_netns_file_validator();
 	test_single_vf();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;

@@ -129,4 +129,15 @@ describe("phase 2 cmd builders (SR-IOV, PCI, vDPA, discovery)", () => {
     expect(cmd.inventory()).toEqual({ name: "inventory", args: [] });
     expect(cmd.inventory({ vdpa: false }).args).toEqual(["vdpa=0"]);
   });
+
+  it("netnsCreate() and netnsDelete() pass the path as the helper's path key", () => {
+    expect(cmd.netnsCreate({ path: "/run/netns/acn-tmp-1" })).toEqual({
+      name: "netns-create",
+      args: ["path=/run/netns/acn-tmp-1"],
+    });
+    expect(cmd.netnsDelete({ path: "/run/netns/acn-tmp-1" })).toEqual({
+      name: "netns-delete",
+      args: ["path=/run/netns/acn-tmp-1"],
+    });
+  });
 });
