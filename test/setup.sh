@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(containernetworking-plugins iproute2 iputils-ping gcc make libc6-dev procps util-linux kmod)
+# Build and netns tests: the first line. The lab's initramfs and module set: the second (QEMU itself
+# comes pinned from bookworm-backports through the lab's own setup, test/lab/src/setup.ts).
+debs=(containernetworking-plugins iproute2 iputils-ping gcc make libc6-dev procps util-linux
+  kmod busybox-static dash xz-utils binutils)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,8 +34,4 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
-fi
-
-if [ -x test/lab/setup.sh ] && [ "${ACCELNET_SKIP_LAB:-0}" != 1 ]; then
-  test/lab/setup.sh
 fi

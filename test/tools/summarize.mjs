@@ -1,14 +1,24 @@
 #!/usr/bin/env node
-// Prints the suite's closing line from vitest's JSON report and decides the verdict: any failure fails;
+// Prints the suite's closing line from vitest's JSON reports (one or more) and decides the verdict: any failure fails;
 // under CI (or ACCELNET_REQUIRE_ALL=1) any skipped test fails too, naming it, because CI runs as root
 // with the lab available and a skip there means a test silently did not run.
 import { readFileSync } from "node:fs";
 
-const report = JSON.parse(readFileSync(process.argv[2] ?? "dist/test-results.json", "utf8"));
+const files = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 const skipped = [];
-for (const file of report.testResults ?? []) {
+const results = [];
+for (const f of files) {
+  try {
+    results.push(...(JSON.parse(readFileSync(f, "utf8")).testResults ?? []));
+  } catch (err) {
+    // A missing report means that vitest run died before writing it: that is a failure, not zero tests.
+    process.stderr.write(`cannot read test report "${f}": ${err.message}\n`);
+    failed++;
+  }
+}
+for (const file of results) {
   for (const t of file.assertionResults ?? []) {
     if (t.status === "passed") passed++;
     else if (t.status === "failed") failed++;

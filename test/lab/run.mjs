@@ -1,0 +1,24 @@
+// CLI entry of the lab (plain JS so the host's Node runs it without a
+// TypeScript loader): bundles src/cli.ts with esbuild into the cache and runs
+// it. Usage: node test/lab/run.mjs [--parallel N] [--timeout S] FILE...
+import { build } from "esbuild";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import path from "node:path";
+
+const labDir = path.dirname(fileURLToPath(import.meta.url));
+const bundle = path.join(labDir, "cache", "run.bundle.mjs");
+await build({
+  entryPoints: [path.join(labDir, "src", "cli.ts")],
+  outfile: bundle,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  logLevel: "warning",
+  // paths.ts locates the lab from import.meta.url; keep the bundle's
+  // location meaning the same by resolving it from the source file instead.
+  define: { "import.meta.url": JSON.stringify(pathToFileURL(path.join(labDir, "src", "paths.ts")).href) },
+});
+const { main } = await import(pathToFileURL(bundle).href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,169 @@
+// Step 2c: the guest's initramfs, made from the host's own Debian binaries:
+// busybox-static for the basics, dash as /bin/sh (busybox's shell would run
+// its own `ip` applet ahead of PATH), iproute2's ip and vdpa, the shared
+// libraries of those and of node (node itself is served over 9p), and the
+// module set. The archive is cached by a hash over everything put into it.
+import { existsSync } from "node:fs";
+import { readdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { writeCpio, type CpioEntry } from "./cpio.js";
+import { CacheKey } from "./hash.js";
+import { log, run } from "./exec.js";
+import type { ModuleSet } from "./modules.js";
+import type { NetdevsimBuild } from "./netdevsim.js";
+import { cacheDir, guestDir, guestNode, repoRoot } from "./paths.js";
+import { scratchPath } from "./publish.js";
+
+/** Host binaries copied into the guest, by their path in the guest. */
+const binaries: Record<string, string> = {
+  "usr/bin/busybox": "/usr/bin/busybox",
+  "usr/bin/dash": "/usr/bin/dash",
+  "usr/sbin/ip": "/usr/bin/ip",
+  "usr/sbin/vdpa": "/usr/sbin/vdpa",
+};
+
+/** Busybox applets the guest must not get: dash and iproute2 provide these. */
+const replacedApplets = new Set(["sh", "ash", "ip", "ipneigh", "tc", "init", "linuxrc", "[["]);
+
+/** Merged-/usr layout, as on Debian: /bin, /sbin, /lib, /lib64 point into /usr. */
+const layout: CpioEntry[] = [
+  ...["usr", "usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "dev", "proc", "sys", "tmp", "run", "etc", "root"].map(
+    (dir): CpioEntry => ({ kind: "dir", path: dir }),
+  ),
+  { kind: "dir", path: "repo" },
+  { kind: "dir", path: "results" },
+  { kind: "dir", path: "var" },
+  { kind: "symlink", path: "var/run", target: "/run" },
+  { kind: "symlink", path: "bin", target: "usr/bin" },
+  { kind: "symlink", path: "sbin", target: "usr/sbin" },
+  { kind: "symlink", path: "lib", target: "usr/lib" },
+  { kind: "symlink", path: "lib64", target: "usr/lib64" },
+  { kind: "symlink", path: "usr/bin/sh", target: "dash" },
+  { kind: "chardev", path: "dev/console", major: 5, minor: 1 },
+  { kind: "chardev", path: "dev/null", major: 1, minor: 3, mode: 0o666 },
+  { kind: "file", path: "etc/passwd", data: Buffer.from("root:x:0:0:root:/root:/bin/sh\n") },
+  { kind: "file", path: "etc/group", data: Buffer.from("root:x:0:\n") },
+  { kind: "file", path: "etc/hosts", data: Buffer.from("127.0.0.1 localhost\n::1 localhost\n") },
+];
+
+/** Where a host library lands in the merged-/usr guest: /lib/x → usr/lib/x. */
+function guestLibraryPath(hostPath: string): string {
+  return hostPath.startsWith("/usr/") ? hostPath.slice(1) : `usr${hostPath}`;
+}
+
+/** The shared libraries (and the loader) of dynamically linked executables. */
+async function sharedLibraries(executables: readonly string[]): Promise<string[]> {
+  const libraries = new Set<string>();
+  for (const executable of executables) {
+    const { stdout } = await run(["ldd", executable]);
+    for (const line of stdout.split("\n")) {
+      const match = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+      if (match?.[1] !== undefined) libraries.add(match[1]);
+    }
+  }
+  return [...libraries].sort();
+}
+
+/** Native Node addons in node_modules (vitest's bundler has one); their libraries must be in the guest too. */
+async function nativeAddons(): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory() && depth < 4) await walk(full, depth + 1);
+      else if (entry.isFile() && entry.name.endsWith(".node")) found.push(full);
+    }
+  };
+  await walk(path.join(repoRoot, "node_modules"), 0);
+  return found.sort();
+}
+
+export interface Initramfs {
+  file: string;
+  key: string;
+  bytes: number;
+}
+
+export async function buildInitramfs(
+  release: string,
+  modules: ModuleSet,
+  netdevsim: NetdevsimBuild,
+): Promise<Initramfs> {
+  const entries: CpioEntry[] = [...layout];
+  const key = new CacheKey().value("release", release).value("modules", modules.key).value("netdevsim", netdevsim.key);
+
+  const init = await readFile(path.join(guestDir, "init.sh"));
+  entries.push({ kind: "file", path: "init", data: init, mode: 0o755 });
+  key.bytes("init", init);
+
+  for (const [guestPath, hostPath] of Object.entries(binaries)) {
+    const data = await readFile(hostPath);
+    entries.push({ kind: "file", path: guestPath, data, mode: 0o755 });
+    key.bytes(guestPath, data);
+  }
+  const { stdout: appletList } = await run(["/usr/bin/busybox", "--list"]);
+  for (const applet of appletList.trim().split("\n").sort()) {
+    if (replacedApplets.has(applet) || applet === "busybox" || `usr/bin/${applet}` in binaries) continue;
+    if (`usr/sbin/${applet}` in binaries) continue;
+    entries.push({ kind: "symlink", path: `usr/bin/${applet}`, target: "busybox" });
+  }
+
+  const libraries = await sharedLibraries([
+    "/usr/bin/dash",
+    "/usr/bin/ip",
+    "/usr/sbin/vdpa",
+    guestNode,
+    ...(await nativeAddons()),
+  ]);
+  const addedDirs = new Set<string>(["usr/lib", "usr/lib64"]);
+  for (const library of libraries) {
+    const guestPath = guestLibraryPath(library);
+    const dir = path.dirname(guestPath);
+    if (!addedDirs.has(dir)) {
+      entries.push({ kind: "dir", path: dir });
+      addedDirs.add(dir);
+    }
+    const data = await readFile(await realpath(library));
+    entries.push({ kind: "file", path: guestPath, data, mode: 0o755 });
+    key.bytes(guestPath, data);
+  }
+
+  const moduleDir = `usr/lib/modules/${release}`;
+  const loadOrder: string[] = [];
+  for (const file of modules.loadOrder) {
+    const relative = path.relative(`lib/modules/${release}`, file);
+    loadOrder.push(relative);
+    entries.push({
+      kind: "file",
+      path: `${moduleDir}/${relative}`,
+      data: await readFile(path.join(modules.root, file)),
+    });
+  }
+  loadOrder.push("extra/netdevsim.ko");
+  entries.push({ kind: "file", path: `${moduleDir}/extra/netdevsim.ko`, data: await readFile(netdevsim.ko) });
+  entries.push({
+    kind: "file",
+    path: `${moduleDir}/accelnet-load-order`,
+    data: Buffer.from(`${loadOrder.join("\n")}\n`),
+  });
+
+  // Parent directories of the module files, in order, before their files.
+  const moduleDirs = new Set<string>();
+  for (const entry of entries) {
+    if (!entry.path.startsWith(`${moduleDir}/`)) continue;
+    for (let dir = path.dirname(entry.path); dir !== "usr/lib"; dir = path.dirname(dir)) moduleDirs.add(dir);
+  }
+  const dirEntries = [...moduleDirs].sort().map((dir): CpioEntry => ({ kind: "dir", path: dir }));
+  const ordered = [...entries.slice(0, layout.length), ...dirEntries, ...entries.slice(layout.length)];
+
+  const digest = key.digest();
+  const file = path.join(cacheDir, `initramfs-${digest}.cpio`);
+  if (!existsSync(file)) {
+    const archive = writeCpio(ordered);
+    await writeFile(scratchPath(file), archive);
+    await rename(scratchPath(file), file);
+    log(`initramfs: ${(archive.length / 1e6).toFixed(1)} MB, ${ordered.length} entries`);
+  }
+  const { size: bytes } = await stat(file);
+  return { file, key: digest, bytes };
+}

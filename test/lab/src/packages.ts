@@ -1,0 +1,188 @@
+// Step 1 of the lab build: the pinned Debian inputs. QEMU is installed into
+// the host from bookworm-backports; the kernel packages are only downloaded
+// into the cache and extracted there, never installed.
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { sha256File } from "./hash.js";
+import { publish, scratchPath } from "./publish.js";
+import { log, run } from "./exec.js";
+import { cacheDir, debCacheDir, lockFile } from "./paths.js";
+
+export interface PinnedDeb {
+  role: "image" | "headers" | "source";
+  name: string;
+  version: string;
+  sha256: string;
+}
+
+export interface PackageLock {
+  aptSource: { file: string; uri: string; suite: string };
+  kernelRelease: string;
+  host: { name: string; version: string }[];
+  debs: PinnedDeb[];
+}
+
+/** Host tools the build uses; any bookworm version will do (their bytes feed the cache keys). */
+const hostTools = [
+  "busybox-static",
+  "dash",
+  "iproute2",
+  "kmod",
+  "gcc",
+  "make",
+  "libc6-dev",
+  "xz-utils",
+  "binutils",
+  "libelf1",
+];
+
+const aptOptions = ["-o", "DPkg::Lock::Timeout=300", "-o", "APT::Sandbox::User=root"];
+
+export async function readLock(): Promise<PackageLock> {
+  return JSON.parse(await readFile(lockFile, "utf8")) as PackageLock;
+}
+
+async function installedVersion(name: string): Promise<string | null> {
+  const result = await run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}${Version}", name], { allowFailure: true });
+  if (result.code !== 0 || !result.stdout.startsWith("ii ")) return null;
+  return result.stdout.slice(3).trim();
+}
+
+async function ensureAptSource(lock: PackageLock): Promise<boolean> {
+  const { file, uri, suite } = lock.aptSource;
+  const wanted = [
+    "# Added by accelnet test/lab: QEMU with igb SR-IOV comes from here.",
+    "Types: deb",
+    `URIs: ${uri}`,
+    `Suites: ${suite}`,
+    "Components: main",
+    "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg",
+    "",
+  ].join("\n");
+  const current = existsSync(file) ? await readFile(file, "utf8") : null;
+  if (current === wanted) return false;
+  await writeFile(file, wanted);
+  log(`wrote apt source ${file}`);
+  return true;
+}
+
+let aptUpdated = false;
+async function aptUpdate(): Promise<void> {
+  if (aptUpdated) return;
+  log("apt-get update");
+  await run(["apt-get", ...aptOptions, "update"]);
+  aptUpdated = true;
+}
+
+async function aptInstall(specs: string[]): Promise<void> {
+  log(`apt-get install ${specs.join(" ")}`);
+  await run(["apt-get", ...aptOptions, "install", "-y", "--no-install-recommends", "--allow-downgrades", ...specs], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+}
+
+/** Installs the pinned QEMU and the host build tools that are missing. */
+export async function ensureHostPackages(lock: PackageLock): Promise<void> {
+  if (await ensureAptSource(lock)) await aptUpdate();
+  const wanted: string[] = [];
+  for (const pin of lock.host) {
+    if ((await installedVersion(pin.name)) !== pin.version) wanted.push(`${pin.name}=${pin.version}`);
+  }
+  for (const tool of hostTools) {
+    if ((await installedVersion(tool)) === null) wanted.push(tool);
+  }
+  if (wanted.length === 0) return;
+  try {
+    await aptInstall(wanted);
+  } catch {
+    await aptUpdate();
+    await aptInstall(wanted).catch((error: unknown) => {
+      throw new Error(
+        `cannot install ${wanted.join(", ")} (pinned in ${lockFile}; is ${lock.aptSource.suite} reachable?): ${String(error)}`,
+      );
+    });
+  }
+}
+
+export function debPath(deb: PinnedDeb): string {
+  return path.join(debCacheDir, `${deb.name}_${deb.version.replaceAll(":", "%3a")}.deb`);
+}
+
+/**
+ * Makes the pinned .deb available in the cache: the cached copy when its hash
+ * matches, otherwise `apt-get download` of the exact version. Fails naming the
+ * package and version when neither works.
+ */
+export async function fetchDeb(deb: PinnedDeb): Promise<string> {
+  const target = debPath(deb);
+  if (existsSync(target)) {
+    const sum = await sha256File(target);
+    if (sum === deb.sha256) return target;
+    log(`cached ${path.basename(target)} has sha256 ${sum}, expected ${deb.sha256}: downloading again`);
+    await rm(target);
+  }
+  await mkdir(debCacheDir, { recursive: true });
+  const scratch = await mkdtemp(path.join(debCacheDir, ".download-"));
+  try {
+    const spec = `${deb.name}=${deb.version}`;
+    let result = await run(["apt-get", ...aptOptions, "download", spec], { cwd: scratch, allowFailure: true });
+    if (result.code !== 0) {
+      await aptUpdate();
+      result = await run(["apt-get", ...aptOptions, "download", spec], { cwd: scratch, allowFailure: true });
+    }
+    const files = await readdir(scratch);
+    const file = files[0];
+    if (result.code !== 0 || file === undefined) {
+      throw new Error(
+        `lab package ${deb.name} version ${deb.version} is neither in the apt mirror nor cached in ${debCacheDir}` +
+          ` (pinned in ${lockFile}): ${result.stderr.trim().split("\n").slice(-2).join(" ")}`,
+      );
+    }
+    const sum = await sha256File(path.join(scratch, file));
+    if (sum !== deb.sha256) {
+      throw new Error(`downloaded ${deb.name} ${deb.version} has sha256 ${sum}, but ${lockFile} pins ${deb.sha256}`);
+    }
+    await rename(path.join(scratch, file), target);
+    log(`downloaded ${deb.name} ${deb.version}`);
+    return target;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Extracts a set of .debs into one directory tree (headers and kbuild must
+ * share a root: their symlinks are relative), then runs `finish` on it before
+ * publishing. Keyed by the .debs' hashes.
+ */
+export async function extractTree(
+  name: string,
+  debs: PinnedDeb[],
+  finish?: (root: string) => Promise<void>,
+): Promise<string> {
+  const key = debs.map((deb) => deb.sha256.slice(0, 12)).join("-");
+  const root = path.join(cacheDir, "trees", `${name}-${key}`);
+  const stampName = ".accelnet-extracted";
+  const complete = (dir: string): boolean => existsSync(path.join(dir, stampName));
+  if (complete(root)) return root;
+  const scratch = scratchPath(root);
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  try {
+    for (const deb of debs) {
+      await run(["dpkg-deb", "-x", await fetchDeb(deb), scratch]);
+    }
+    await finish?.(scratch);
+    await writeFile(path.join(scratch, stampName), `${debs.map((deb) => `${deb.name}=${deb.version}`).join("\n")}\n`);
+    await publish(scratch, root, complete);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  log(`extracted ${name} tree`);
+  return root;
+}
+
+export function debsWithRole(lock: PackageLock, role: PinnedDeb["role"]): PinnedDeb[] {
+  return lock.debs.filter((deb) => deb.role === role);
+}
