@@ -8,7 +8,7 @@
 //                                                     -> sriov  (sriov-cni configs select it unchanged)
 //   4. anything else, with or without `master`        -> macvlan (reference macvlan configs select it unchanged)
 // macvlan's own `mode` field (bridge|private|vepa|passthru) is the macvlan mode, hence `accelnetMode`.
-// Only macvlan exists today: selecting sriov or vdpa fails with code 7 "mode is not available yet".
+// A mode missing from the registry fails with code 7 "the mode is not available yet".
 //
 // Modes register explicitly (createRegistry), nothing registers itself on import.
 import { existsSync } from "node:fs";
@@ -18,7 +18,9 @@ import { isObject, isString, type JsonObject } from "../lib/is.js";
 import { invalidConfig } from "../lib/netconf.js";
 import type { CniFuncs, CniRequest } from "../skel/types.js";
 import { macvlan } from "./macvlan.js";
+import { sriov } from "./sriov.js";
 import { MODE_NAMES, type Mode, type ModeName } from "./mode.js";
+import { vdpa } from "./vdpa.js";
 
 export type { Mode, ModeName } from "./mode.js";
 
@@ -63,7 +65,7 @@ export function createRegistry(modes: readonly Mode[]): Registry {
 
 /** Every mode accelnet ships today. */
 export function defaultRegistry(): Registry {
-  return createRegistry([macvlan]);
+  return createRegistry([macvlan, sriov, vdpa]);
 }
 
 function modeFor(registry: Registry, name: ModeName): Mode {

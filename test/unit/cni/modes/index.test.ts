@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createRegistry, defaultRegistry, deviceIdOf, modeFuncs, selectMode } from "../../../../cni/modes/index.js";
 import type { CniRequest } from "../../../../cni/skel/types.js";
 import { parseNetConf } from "../../../../cni/lib/netconf.js";
+import { macvlan } from "../../../../cni/modes/macvlan.js";
 
 const notVdpa = () => false;
 const vdpaNamed = (name: string) => (id: string) => id === name;
@@ -51,12 +52,12 @@ describe("modeFuncs()", () => {
   const req = (raw: Record<string, unknown>) =>
     ({ conf: parseNetConf({ name: "n", type: "accelnet", ...raw }) }) as CniRequest;
 
-  it("only macvlan is registered by default", () => {
-    expect([...defaultRegistry().keys()]).toEqual(["macvlan"]);
+  it("defaultRegistry() registers macvlan, sriov and vdpa", () => {
+    expect([...defaultRegistry().keys()]).toEqual(["macvlan", "sriov", "vdpa"]);
   });
 
-  it.each(["sriov", "vdpa"])("selecting %s fails with code 7: not available yet", async (mode) => {
-    const funcs = modeFuncs(defaultRegistry(), { isVdpaDevice: notVdpa });
+  it.each(["sriov", "vdpa"])("selecting %s from a registry without it fails with code 7", async (mode) => {
+    const funcs = modeFuncs(createRegistry([macvlan]), { isVdpaDevice: notVdpa });
     await expect(funcs.add(req({ accelnetMode: mode }))).rejects.toMatchObject({
       code: 7,
       message: `Cannot use mode "${mode}": the mode is not available yet`,

@@ -1,0 +1,281 @@
+// Moving an existing host netdev (a VF's, a virtio-vdpa device's) into a pod and back, exactly.
+//
+// In: host --(link-move + rename to CNI_IFNAME)--> temporary netns (no clash with host names, no udev
+// or NetworkManager watching) --(altnames not in the snapshot dropped)--> pod netns, then MAC and MTU.
+// Back: from wherever it is (pod, temporary netns, or the host when the pod netns was deleted and the
+// kernel returned it) to the host under its original name, with its original MAC, MTU, altnames and
+// admin state.
+import { setTimeout as sleep } from "node:timers/promises";
+import { cmd, NativeError, type Command, type Link, type NativeClient } from "../../native/client/index.js";
+import { causeText, cniErrorFromNative, isNotFound } from "./errno.js";
+import { CniCode, CniError, errorMessage } from "./errors.js";
+import type { Logger } from "./log.js";
+import type { UndoStack } from "./undo.js";
+
+/** The helper's own netns, which is the host's: the plugin runs in the host netns. */
+export const HOST_NETNS = "/proc/self/ns/net";
+
+export interface NetdevSnapshot {
+  name: string;
+  mac: string | null;
+  mtu: number;
+  altnames: string[];
+  up: boolean;
+}
+
+export function snapshotNetdev(link: Link): NetdevSnapshot {
+  return { name: link.name, mac: link.mac, mtu: link.mtu, altnames: [...link.altnames], up: link.up };
+}
+
+/** Where the netdev is now; netns null is the host. */
+export interface NetdevPlace {
+  netns: string | null;
+  name: string;
+}
+
+export interface MoveInOptions {
+  native: NativeClient;
+  undo: UndoStack;
+  log: Logger;
+  snapshot: NetdevSnapshot;
+  podNetns: string;
+  ifname: string;
+  /** Path for the temporary netns (recorded in state before it is created). */
+  tmpNetns: string;
+  mac?: string;
+  mtu?: number;
+  /** Test fault points, called after each step. */
+  fault: (step: string) => void;
+  /** Finds the netdev in the host when it is not where we left it (by PCI address). */
+  locate: () => Promise<string | null>;
+  /** Whether a link is this device (a link of the same name that is not is never moved). Default: any. */
+  owns?: (link: Link) => boolean;
+}
+
+function at(p: NetdevPlace): { netns?: string; name: string } {
+  return p.netns === null ? { name: p.name } : { netns: p.netns, name: p.name };
+}
+
+function exists(err: unknown): boolean {
+  return err instanceof NativeError && err.errname === "EEXIST";
+}
+
+function ifnameTaken(ifname: string, netns: string, cause?: unknown): CniError {
+  return new CniError(
+    CniCode.InterfaceExists,
+    `Cannot move the device into netns "${netns}" as "${ifname}": an interface with that name already exists`,
+    { cause },
+  );
+}
+
+/**
+ * Moves the snapshot's netdev into the pod as CNI_IFNAME with MAC and MTU, pushing undos as it goes.
+ * Step names for fault(): tmp-netns, move-tmp, altname, move-pod, mac, mtu.
+ */
+export async function moveNetdevIn(o: MoveInOptions): Promise<Link> {
+  const { native, undo, snapshot: snap } = o;
+  const place: NetdevPlace = { netns: null, name: snap.name };
+  let tmpAlive = false;
+  let link: Link;
+
+  await native.run([cmd.netnsCreate({ path: o.tmpNetns })]).catch((err: unknown) => {
+    throw cniErrorFromNative(err, "create temporary netns", o.tmpNetns);
+  });
+  tmpAlive = true;
+  // Runs after the netdev left the temporary netns (the undo pushed below runs first).
+  undo.push(`temporary netns "${o.tmpNetns}"`, async () => {
+    if (tmpAlive) await deleteTmpNetns(native, o.tmpNetns);
+  });
+  o.fault("tmp-netns");
+
+  // Away from host names, udev and NetworkManager: move and rename in one request.
+  [{ link }] = await native
+    .run([cmd.linkMove({ name: snap.name, to: o.tmpNetns, newname: o.ifname })])
+    .catch((err: unknown) => {
+      throw cniErrorFromNative(err, "move netdev into temporary netns", snap.name);
+    });
+  Object.assign(place, { netns: o.tmpNetns, name: o.ifname });
+  undo.push(`netdev "${snap.name}" out of the host`, async () => {
+    const places = [{ ...place }];
+    const owns = o.owns ?? (() => true);
+    await returnNetdevToHost({ native, log: o.log, snapshot: snap, places, locate: o.locate, owns });
+  });
+  o.fault("move-tmp");
+
+  link = await dropNewAltnames(native, place, link, snap);
+  o.fault("altname");
+
+  try {
+    [{ link }] = await native.run([cmd.linkMove({ netns: o.tmpNetns, name: o.ifname, to: o.podNetns })]);
+  } catch (err) {
+    if (exists(err)) throw ifnameTaken(o.ifname, o.podNetns, err);
+    throw cniErrorFromNative(err, `move netdev "${o.ifname}" into netns`, o.podNetns);
+  }
+  place.netns = o.podNetns;
+  try {
+    await deleteTmpNetns(native, o.tmpNetns);
+    tmpAlive = false;
+  } catch (err) {
+    o.log.warning(`${errorMessage(err)} (retried on rollback and DEL)`);
+  }
+  o.fault("move-pod");
+
+  if (o.mac !== undefined && link.mac?.toLowerCase() !== o.mac) {
+    [{ link }] = await native.run([cmd.linkSetMac({ ...at(place), mac: o.mac })]).catch((err: unknown) => {
+      throw cniErrorFromNative(err, `set MAC ${o.mac} on`, o.ifname);
+    });
+    undo.push(`MAC of "${o.ifname}"`, async () => {
+      if (snap.mac !== null) await native.run([cmd.linkSetMac({ ...at(place), mac: snap.mac })]);
+    });
+  }
+  o.fault("mac");
+
+  if (o.mtu !== undefined && link.mtu !== o.mtu) {
+    const range = `${link.minMtu ?? 68}-${link.maxMtu ?? 65535}`;
+    if ((link.maxMtu !== null && o.mtu > link.maxMtu) || (link.minMtu !== null && o.mtu < link.minMtu)) {
+      throw new CniError(
+        CniCode.InvalidConfig,
+        `Cannot set "mtu" ${o.mtu} on "${o.ifname}": the device allows ${range}`,
+      );
+    }
+    [{ link }] = await native.run([cmd.linkSetMtu({ ...at(place), mtu: o.mtu })]).catch((err: unknown) => {
+      throw new CniError(CniCode.InvalidConfig, `Cannot set "mtu" ${o.mtu} on "${o.ifname}": ${causeText(err)}`, {
+        cause: err,
+      });
+    });
+    undo.push(`MTU of "${o.ifname}"`, async () => {
+      await native.run([cmd.linkSetMtu({ ...at(place), mtu: snap.mtu })]);
+    });
+  }
+  o.fault("mtu");
+  return link;
+}
+
+/** Deletes a temporary netns; one that is already gone is fine. */
+export async function deleteTmpNetns(native: NativeClient, path: string): Promise<void> {
+  try {
+    await native.run([cmd.netnsDelete({ path })]);
+  } catch (err) {
+    if (!isNotFound(err)) throw cniErrorFromNative(err, "delete temporary netns", path);
+  }
+}
+
+/** Deletes altnames the device did not have in the host (the kernel keeps an old name as one). */
+async function dropNewAltnames(native: NativeClient, place: NetdevPlace, link: Link, snap: NetdevSnapshot) {
+  const extra = link.altnames.filter((a) => !snap.altnames.includes(a));
+  if (extra.length === 0) return link;
+  const results = await native
+    .run(extra.map((altname) => cmd.linkAltnameDel({ ...at(place), altname })))
+    .catch((err: unknown) => {
+      throw cniErrorFromNative(err, `delete altnames ${extra.join(", ")} of`, place.name);
+    });
+  return results.at(-1)?.link ?? link;
+}
+
+export interface ReturnOptions {
+  native: NativeClient;
+  log: Logger;
+  snapshot: NetdevSnapshot;
+  /** Where the netdev may be (the pod, the temporary netns; netns null: the host), tried in order. */
+  places: NetdevPlace[];
+  /** Finds the netdev in the host by its device (PCI address) when it is in none of `places`. */
+  locate: () => Promise<string | null>;
+  /** Whether a link is this device: a link of the same name that is not is left alone. Default: any. */
+  owns?: (link: Link) => boolean;
+  /** How long to look for a netdev the kernel is still returning from a deleted netns (default 3 s). */
+  waitMs?: number;
+}
+
+/**
+ * Puts the netdev back in the host as the snapshot had it: name, MAC, MTU, altnames, admin state.
+ * Idempotent: a netdev already back is only re-checked. Throws code 11 when it cannot be found
+ * anywhere (the caller keeps its state and DEL is retried).
+ */
+export async function returnNetdevToHost(o: ReturnOptions): Promise<void> {
+  const { native, snapshot: snap } = o;
+  let hostName: string | null = null;
+  for (const place of o.places) {
+    if (place.netns === null) {
+      if (await hostHas(native, place.name)) hostName = place.name;
+    } else {
+      hostName = await moveToHost(o, place);
+    }
+    if (hostName !== null) break;
+  }
+  hostName ??= await waitForHostNetdev(o);
+  const target = { name: snap.name };
+  const fix: Command<unknown>[] = [];
+  if (hostName !== snap.name) fix.push(cmd.linkRename({ name: hostName, newname: snap.name }));
+  fix.push(cmd.linkDown(target));
+  if (snap.mac !== null) fix.push(cmd.linkSetMac({ ...target, mac: snap.mac }));
+  fix.push(cmd.linkSetMtu({ ...target, mtu: snap.mtu }));
+  let results: readonly unknown[];
+  try {
+    results = await native.run(fix);
+  } catch (err) {
+    throw cniErrorFromNative(err, "restore netdev", snap.name);
+  }
+  const link = (results.at(-1) as { link: Link }).link;
+  const after: Command<unknown>[] = link.altnames
+    .filter((a) => !snap.altnames.includes(a))
+    .map((altname) => cmd.linkAltnameDel({ ...target, altname }));
+  if (snap.up) after.push(cmd.linkUp(target));
+  if (after.length > 0) {
+    await native.run(after).catch((err: unknown) => {
+      throw cniErrorFromNative(err, "restore netdev", snap.name);
+    });
+  }
+  o.log.debug(`netdev "${snap.name}" is back in the host`);
+}
+
+/** Moves the netdev at `place` to the host under its snapshot name; null when it is not there. */
+async function moveToHost(o: ReturnOptions, place: NetdevPlace): Promise<string | null> {
+  const from = { netns: place.netns as string, name: place.name };
+  const name = o.snapshot.name;
+  try {
+    const [{ link }] = await o.native.run([cmd.linkShow(from)]);
+    if (o.owns !== undefined && !o.owns(link)) {
+      o.log.warning(`"${place.name}" in "${from.netns}" is another device (${link.parentDev ?? link.kind ?? "?"})`);
+      return null;
+    }
+    await o.native.run([cmd.linkDown(from), cmd.linkMove({ ...from, to: HOST_NETNS, newname: name })]);
+    return name;
+  } catch (err) {
+    // Not there, or the netns is gone (the helper refuses a netns path that is not one any more).
+    if (isNotFound(err) || (err instanceof NativeError && err.exitCode === 2 && err.object === "netns")) return null;
+    if (exists(err)) {
+      throw new CniError(
+        CniCode.TryAgainLater,
+        `Cannot return netdev "${place.name}" to the host as "${name}": the name is taken in the host`,
+        { cause: err },
+      );
+    }
+    throw cniErrorFromNative(err, `return netdev "${place.name}" from netns`, from.netns);
+  }
+}
+
+async function hostHas(native: NativeClient, name: string): Promise<boolean> {
+  try {
+    await native.run([cmd.linkShow({ name })]);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw cniErrorFromNative(err, "show netdev", name);
+  }
+}
+
+async function waitForHostNetdev(o: ReturnOptions): Promise<string> {
+  const deadline = Date.now() + (o.waitMs ?? 3000);
+  for (;;) {
+    const name = await o.locate();
+    if (name !== null) return name;
+    if (Date.now() >= deadline) {
+      throw new CniError(
+        CniCode.TryAgainLater,
+        `Cannot find netdev "${o.snapshot.name}" in ${o.places.map((p) => p.netns ?? "the host").join(", ")} ` +
+          `or anywhere in the host netns`,
+      );
+    }
+    await sleep(100);
+  }
+}

@@ -1,0 +1,88 @@
+// vDPA device operations through the helper, with their errors mapped to CNI codes: the vdpa netlink
+// view of a device, binding a driver (and waiting for the char device or netdev it creates), the
+// config-space MAC (vdpa `dev config set`), and the snapshot of a virtio-net netdev in the host.
+import { setTimeout as sleep } from "node:timers/promises";
+import { cmd, NativeError, type NativeClient, type VdpaDevice } from "../../native/client/index.js";
+import { causeText, cniErrorFromNative, isNotFound } from "./errno.js";
+import { CniCode, CniError } from "./errors.js";
+import { snapshotNetdev, type NetdevSnapshot } from "./netdev.js";
+import {
+  readVdpaDevice,
+  VDPA_KERNEL_DRIVERS,
+  type VdpaDriverChoice,
+  type VdpaIdentity,
+  type VdpaRoots,
+} from "./vdpa.js";
+
+/** vdpa netlink's view (device type, mgmtdev, config-space MAC and MTU); a missing device is code 7. */
+export async function showVdpa(native: NativeClient, name: string): Promise<VdpaDevice> {
+  try {
+    const [{ vdpa }] = await native.run([cmd.vdpaShow({ dev: name })]);
+    return vdpa;
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw new CniError(CniCode.InvalidConfig, `Cannot use vDPA device "${name}": ${causeText(err)}`, { cause: err });
+    }
+    throw cniErrorFromNative(err, "show vDPA device", name);
+  }
+}
+
+/** Binds `name` to the driver of `choice`, then waits (up to `appearMs`) for its char device or netdev in sysfs. */
+export async function bindVdpa(
+  native: NativeClient,
+  roots: VdpaRoots,
+  name: string,
+  choice: VdpaDriverChoice,
+  appearMs: number,
+): Promise<VdpaIdentity> {
+  const driver = VDPA_KERNEL_DRIVERS[choice];
+  await native.run([cmd.vdpaBind({ dev: name, driver })]).catch((err: unknown) => {
+    throw cniErrorFromNative(err, `bind ${driver} to vDPA device`, name);
+  });
+  const deadline = Date.now() + appearMs;
+  for (;;) {
+    const dev = readVdpaDevice(roots, name);
+    const ready = choice === "vhost" ? dev?.chardev != null : (dev?.virtio?.netdevs.length ?? 0) > 0;
+    if (dev !== null && ready) return dev;
+    if (Date.now() >= deadline) {
+      const what = choice === "vhost" ? "vhost-vdpa char device" : "virtio-net netdev";
+      throw new CniError(CniCode.KernelOperationFailed, `Cannot find the ${what} of vDPA device "${name}" after bind`);
+    }
+    await sleep(50);
+  }
+}
+
+/**
+ * Sets the MAC in the device's config space. A refusal (EOPNOTSUPP: VDUSE, kernels before 6.12) is
+ * code 2 with the kernel's words: `Cannot set "mac" <mac> on vDPA device "<name>" (mgmtdev <m>): <cause>`.
+ */
+export async function setVdpaConfigMac(
+  native: NativeClient,
+  name: string,
+  mgmtdev: string,
+  mac: string,
+): Promise<void> {
+  try {
+    await native.run([cmd.vdpaConfigSet({ dev: name, mac })]);
+  } catch (err) {
+    const refused = err instanceof NativeError && (err.errname === "EOPNOTSUPP" || err.errname === "ENOTSUP");
+    const what = `Cannot set "mac" ${mac} on vDPA device "${name}" (mgmtdev ${mgmtdev})`;
+    if (refused) throw new CniError(CniCode.UnsupportedField, `${what}: ${causeText(err)}`, { cause: err });
+    throw cniErrorFromNative(err, `set "mac" ${mac} on vDPA device`, name);
+  }
+}
+
+/** The snapshot of a virtio_vdpa device's netdev in the host netns. */
+export async function snapshotVirtioNetdev(native: NativeClient, dev: VdpaIdentity): Promise<NetdevSnapshot> {
+  const name = dev.virtio?.netdevs[0];
+  if (name === undefined) {
+    throw new CniError(
+      CniCode.InvalidConfig,
+      `Cannot use vDPA device "${dev.name}": it is on ${VDPA_KERNEL_DRIVERS.virtio} but has no netdev in the host netns`,
+    );
+  }
+  const [{ link }] = await native.run([cmd.linkShow({ name })]).catch((err: unknown) => {
+    throw cniErrorFromNative(err, "show virtio-net netdev", name);
+  });
+  return snapshotNetdev(link);
+}
