@@ -148,6 +148,7 @@ export interface VhostVdpaInfo {
 
 /** Exactly one VF setting per vf-set (the helper refuses anything else). */
 export type VfSetting =
+  /** A unicast MAC, or 00:00:00:00:00:00 to clear the administratively set MAC (how igb starts every VF). */
   | { mac: string }
   | { vlan: number; qos?: number; proto?: VlanProto }
   | { spoofchk: boolean }

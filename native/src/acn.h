@@ -71,6 +71,7 @@ enum acn_key {
 	ACN_K_ALTNAME,
 	ACN_K_PF,
 	ACN_K_VF,
+	ACN_K_VF_MAC,     /* "mac" of vf-set: also the all-zero MAC, which clears the VF's admin MAC */
 	ACN_K_VLAN,
 	ACN_K_QOS,
 	ACN_K_PROTO,
@@ -88,6 +89,8 @@ enum acn_key {
 	ACN_K_NETNS_FILE, /* "path" of netns-create/-delete: a file in /run/netns, need not exist */
 	ACN_K_COUNT
 };
+
+_Static_assert(ACN_K_COUNT <= 64, "struct acn_opts.present is a 64-bit mask of keys");
 
 #define ACN_OPT(k) (UINT64_C(1) << (k))
 

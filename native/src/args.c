@@ -20,8 +20,8 @@
 #include "netns.h"
 #include "validate.h"
 
-enum kind { K_IFNAME, K_NETNS, K_BOOL, K_U32, K_MAC, K_CIDR, K_IP, K_CHOICE, K_ALTNAME, K_PCI, K_DRIVER, K_VDPA,
-	    K_NETNS_FILE };
+enum kind { K_IFNAME, K_NETNS, K_BOOL, K_U32, K_MAC, K_VF_MAC, K_CIDR, K_IP, K_CHOICE, K_ALTNAME, K_PCI, K_DRIVER,
+	    K_VDPA, K_NETNS_FILE };
 
 struct choice {
 	const char *name;
@@ -90,6 +90,8 @@ static const struct key_def keys[ACN_K_COUNT] = {
 	[ACN_K_ALTNAME] = { "altname", K_ALTNAME, OFF(altname), 0, 0, NULL },
 	[ACN_K_PF] = { "pf", K_IFNAME, OFF(pf), 0, 0, NULL },
 	[ACN_K_VF] = { "vf", K_U32, OFF(vf), 0, 65535, NULL },
+	/* Same key name as ACN_K_MAC: only vf-set takes 00:00:00:00:00:00 (clear the admin MAC). */
+	[ACN_K_VF_MAC] = { "mac", K_VF_MAC, OFF(mac), 0, 0, NULL },
 	[ACN_K_VLAN] = { "vlan", K_U32, OFF(vlan), 0, 4094, NULL },
 	[ACN_K_QOS] = { "qos", K_U32, OFF(qos), 0, 7, NULL },
 	[ACN_K_PROTO] = { "proto", K_CHOICE, OFF(proto), 0, 0, vlan_protos },
@@ -222,7 +224,8 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 				   cmd, d->name, v, d->min, d->max);
 		return 0;
 	case K_MAC:
-		reason = acn_mac_parse(v, dst);
+	case K_VF_MAC:
+		reason = d->kind == K_MAC ? acn_mac_parse(v, dst) : acn_vf_mac_parse(v, dst);
 		if (reason)
 			return bad(err, -EINVAL, d->name, "%s: invalid %s \"%.64s\": %s", cmd, d->name, v, reason);
 		return 0;
@@ -252,7 +255,7 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 	return bad(err, -EINVAL, d->name, "%s: key %s has no parser", cmd, d->name);
 }
 
-/* Two keys may share a name ("addr", "driver", "path") with different kinds: the command's mask picks one. */
+/* Two keys may share a name ("addr", "driver", "path", "mac") with different kinds: the command's mask picks one. */
 static int find_key(const char *key, size_t len, uint64_t allowed)
 {
 	int k, any = -1;

@@ -24,7 +24,7 @@
 #include "validate.h"
 
 #define O(k) ACN_OPT(ACN_K_##k)
-#define SETTINGS (O(MAC) | O(VLAN) | O(SPOOFCHK) | O(TRUST) | O(STATE) | O(MIN_TX_RATE) | O(MAX_TX_RATE))
+#define SETTINGS (O(VF_MAC) | O(VLAN) | O(SPOOFCHK) | O(TRUST) | O(STATE) | O(MIN_TX_RATE) | O(MAX_TX_RATE))
 
 struct vf_cb {
 	struct acn_json *out;
@@ -146,7 +146,7 @@ int acn_vf_set_check(const char *cmd, const struct acn_opts *o, struct acn_err *
 /* Adds the one setting inside IFLA_VF_INFO; returns the attribute's name for errors. */
 static const char *put_setting(struct acn_nlmsg *m, const struct acn_opts *o, const struct ifla_vf_rate *now)
 {
-	if (acn_has(o, ACN_K_MAC)) {
+	if (acn_has(o, ACN_K_VF_MAC)) { /* 00:00:00:00:00:00 clears the administratively set MAC */
 		struct ifla_vf_mac v = { .vf = o->vf };
 
 		memcpy(v.mac, o->mac, sizeof(o->mac));

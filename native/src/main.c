@@ -27,7 +27,7 @@
 #define O(k) ACN_OPT(ACN_K_##k)
 #define ROUTE_KEYS (O(NETNS) | O(GW) | O(NAME) | O(METRIC) | O(TABLE) | O(SCOPE))
 #define VF_SETTINGS                                                                                          \
-	(O(NETNS) | O(MAC) | O(VLAN) | O(QOS) | O(PROTO) | O(SPOOFCHK) | O(TRUST) | O(STATE) | O(MIN_TX_RATE) | \
+	(O(NETNS) | O(VF_MAC) | O(VLAN) | O(QOS) | O(PROTO) | O(SPOOFCHK) | O(TRUST) | O(STATE) | O(MIN_TX_RATE) | \
 	 O(MAX_TX_RATE))
 
 static const struct acn_cmd_def commands[] = {

@@ -123,7 +123,8 @@ static int hexval(char c)
 	return -1;
 }
 
-const char *acn_mac_parse(const char *s, unsigned char mac[6])
+/* xx:xx:xx:xx:xx:xx in hex, unicast; all-zero is the caller's decision. */
+static const char *mac_parse_unicast(const char *s, unsigned char mac[6])
 {
 	int i;
 
@@ -138,9 +139,21 @@ const char *acn_mac_parse(const char *s, unsigned char mac[6])
 	}
 	if (mac[0] & 1)
 		return "is a multicast address, not unicast";
-	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
-		return "is all zero";
 	return NULL;
+}
+
+const char *acn_mac_parse(const char *s, unsigned char mac[6])
+{
+	const char *reason = mac_parse_unicast(s, mac);
+
+	if (!reason && !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return "is all zero";
+	return reason;
+}
+
+const char *acn_vf_mac_parse(const char *s, unsigned char mac[6])
+{
+	return mac_parse_unicast(s, mac);
 }
 
 bool acn_u32_parse(const char *s, uint32_t min, uint32_t max, uint32_t *out)

@@ -25,6 +25,11 @@ bool acn_vdpa_name_valid(const char *s);
 bool acn_netns_file_valid(const char *path);
 /* xx:xx:xx:xx:xx:xx; returns NULL or the reason it is refused. */
 const char *acn_mac_parse(const char *s, unsigned char mac[6]);
+/*
+ * A VF's administrative MAC (vf-set): unicast, or all-zero, which drivers take
+ * as "no administratively set MAC" (igb starts every VF with it).
+ */
+const char *acn_vf_mac_parse(const char *s, unsigned char mac[6]);
 /* Plain decimal, no sign, within [min, max]. */
 bool acn_u32_parse(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 /* "ADDR/LEN" when with_len, else "ADDR" (prefixlen set to the full length). */

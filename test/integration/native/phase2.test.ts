@@ -135,6 +135,27 @@ describe.skipIf(!isRoot)("accelnet-helper phase 2 in network namespaces (needs r
     expect(e).toMatchObject({ cmd: "vf-set", object: `${VA} vf 0`, errname: "ENODEV" });
   });
 
+  it("vf-set takes the all-zero MAC (it clears a VF's admin MAC): validation passes, only the missing VF fails", async () => {
+    // A veth has no VFs, so the kernel side cannot succeed here (the lab sets and reads back the zero MAC on
+    // igb): what this proves is that the value gets past validation (exit 1 at RTM_GETLINK, not exit 2 at parse).
+    const zero = "00:00:00:00:00:00";
+    const e = await failure(client.run([cmd.vfSet({ netns: nsA, pf: VA, vf: 0, setting: { mac: zero } })]));
+    expect(e).toMatchObject({ cmd: "vf-set", op: "RTM_GETLINK", object: `${VA} vf 0`, errname: "ENODEV" });
+    const { status, reply } = raw("vf-set", `netns=${nsA}`, `pf=${VA}`, "vf=0", `mac=${zero}`);
+    expect(status).toBe(1);
+    expect(reply.error).toMatchObject({ op: "RTM_GETLINK", errname: "ENODEV" });
+    // Everywhere else the all-zero MAC stays refused.
+    for (const argv of [
+      ["link-set-mac", `netns=${nsA}`, `name=${VA}`, `mac=${zero}`],
+      ["vdpa-config-set", "dev=vdpa0", `mac=${zero}`],
+    ]) {
+      const refused = raw(...argv);
+      expect(refused.status, argv[0]).toBe(2);
+      expect(refused.reply.error).toMatchObject({ op: "parse", object: "mac" });
+      expect(refused.reply.error?.message).toBe(`${argv[0]}: invalid mac "${zero}": is all zero`);
+    }
+  });
+
   it.skipIf(hostHasVdpa)(
     `vdpa-list on a kernel without the vdpa family is an empty list; vdpa-show is ENODEV (no vdpa bus)${hostHasVdpa ? " (skipped: this host has a vdpa bus; the lab covers it)" : ""}`,
     async () => {

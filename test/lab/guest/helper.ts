@@ -13,6 +13,8 @@ export interface HelperError {
   errno?: number;
   errname?: string;
   message: string;
+  /** The attribute the kernel (or, for VF settings, the helper) names as refused. */
+  attr?: string;
 }
 
 export interface HelperReply {

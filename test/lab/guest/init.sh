@@ -1,12 +1,22 @@
 #!/bin/sh
 # /init of the lab guest (run by dash; busybox provides the other tools).
 # Mounts the basics and the two 9p shares, loads the module set, runs the job
-# the host wrote into the results share, and powers off. Lines starting with
-# "ACCELNET-LAB:" on the serial console are how the host follows progress
-# when the results share cannot be read.
+# the host wrote into the results share, and powers off. The job's exit code
+# in the share is how the host knows it finished; "ACCELNET-LAB:" lines on the
+# serial console are the fallback when the share has nothing.
 export PATH=/usr/sbin:/usr/bin HOME=/root TMPDIR=/tmp LANG=C.UTF-8
 
-mark() { echo "ACCELNET-LAB: $*" > /dev/console; }
+# Markers go through the kernel log (printk.devkmsg=on: not rate-limited): the
+# kernel prints each one whole and in order with its own lines. Written to
+# /dev/console they can be split by a kernel message, or still sit in the
+# UART's queue when power-off comes right after.
+mark() {
+  if [ -w /dev/kmsg ]; then
+    echo "ACCELNET-LAB: $*" > /dev/kmsg
+  else
+    echo "ACCELNET-LAB: $*" > /dev/console
+  fi
+}
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -36,6 +46,7 @@ else
   echo "no /results/job.sh"
   code=125
 fi
+# The exit code first: once it is in the share the host counts the job as finished.
 echo "$code" > /results/exit-code
 sync
 mark "EXIT $code $(cut -d' ' -f1 /proc/uptime)"

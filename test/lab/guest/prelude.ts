@@ -13,6 +13,11 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** The helper under test; the host may point ACCELNET_LAB_HELPER at another build (repo-relative). */
 export const helperPath = path.join(repoRoot, process.env.ACCELNET_LAB_HELPER ?? "dist/native/accelnet-helper");
 export const vduseToolPath = path.join(repoRoot, "dist/lab/accelnet-vduse");
+/**
+ * CNI_PATH for guest tests: Debian's real IPAM plugins (containernetworking-plugins' host-local and static),
+ * packed into the initramfs at the path they have on a node (test/lab/src/initramfs.ts).
+ */
+export const cniPath = "/usr/lib/cni";
 
 /** The emulated 82576 PF (QEMU `-device igb,addr=0x2`). */
 export const PF = "0000:00:02.0";

@@ -125,14 +125,43 @@ describe.skipIf(!inLab)("lab smoke: accelnet-helper on emulated SR-IOV, VFIO and
     expect(kernel.rate).toMatchObject({ max_tx: 100 });
   });
 
-  test("vf-set on igb reports the kernel's refusal of link state, min_tx_rate and 802.1ad", async () => {
+  test("vf-set on igb clears the admin MAC with 00:00:00:00:00:00 (how igb starts a VF, what DEL restores)", async () => {
     await requireCommands("vf-set");
-    for (const keys of [["state=enable"], ["min_tx_rate=10"], ["vlan=10", "proto=802.1ad"]]) {
+    const set = async (mac: string): Promise<VfInfo> => (await helper("vf-set", { pf, vf: 0, mac })).vf as VfInfo;
+    expect(await set("02:00:00:bb:00:02")).toMatchObject({ vf: 0, mac: "02:00:00:bb:00:02" });
+    expect(await set("00:00:00:00:00:00")).toMatchObject({ vf: 0, mac: "00:00:00:00:00:00" });
+    expect(await kernelVf(pf, 0)).toMatchObject({ address: "00:00:00:00:00:00" });
+  });
+
+  test("vf-set on igb reports the kernel's refusal of link state, min_tx_rate and 802.1ad, naming attribute and driver", async () => {
+    await requireCommands("vf-set");
+    // igb's answers (native/PROTOCOL.md, vf-set notes); the message names the PF's driver from sysfs.
+    const refusals = [
+      { keys: ["state=enable"], errname: "EOPNOTSUPP", text: "Operation not supported", attr: "IFLA_VF_LINK_STATE" },
+      { keys: ["min_tx_rate=10"], errname: "EINVAL", text: "Invalid argument", attr: "IFLA_VF_RATE" },
+      {
+        keys: ["vlan=10", "proto=802.1ad"],
+        errname: "EPROTONOSUPPORT",
+        text: "Protocol not supported",
+        attr: "IFLA_VF_VLAN_LIST",
+      },
+    ];
+    const before = await kernelVf(pf, 0);
+    for (const { keys, errname, text, attr } of refusals) {
       const { code, reply } = await runHelper(["vf-set", `pf=${pf}`, "vf=0", ...keys]);
       expect(code, keys.join(" ")).toBe(1);
       expect(reply.ok).toBe(false);
-      expect(reply.error).toMatchObject({ index: 0, cmd: "vf-set" });
+      expect(reply.error, keys.join(" ")).toMatchObject({
+        index: 0,
+        cmd: "vf-set",
+        op: "RTM_NEWLINK",
+        object: `${pf} vf 0`,
+        errname,
+        attr,
+        message: `${text}: driver igb (${PF}) refused ${attr}`,
+      });
     }
+    expect(await kernelVf(pf, 0), "a refused setting changes nothing").toEqual(before);
   });
 
   test("vf-set on netdevsim sets link state, min/max rate and an 802.1ad VLAN and reads them back", async () => {

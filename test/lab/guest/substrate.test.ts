@@ -2,12 +2,16 @@
 // lab is validated independently of accelnet's helper: the igb PF creates VFs
 // with their own netdevs and IOMMU groups and takes VF settings, a VF binds to
 // vfio-pci, VDUSE devices reach the vdpa bus and switch drivers, netdevsim
-// accepts the VF settings igb refuses, and netdevs move between netns.
-import { existsSync } from "node:fs";
+// accepts the VF settings igb refuses, and netdevs move between netns. Also
+// that Debian's IPAM plugins the guest tests delegate to run in the guest.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   PF,
   cleanupAll,
+  cniPath,
   createNetdevsim,
   createNetns,
   createVdpa,
@@ -36,6 +40,22 @@ interface IpVfInfo {
   trust?: boolean;
   rate?: { max_tx?: number; min_tx?: number };
   link_state?: string;
+}
+
+/** Runs a CNI plugin from cniPath the way a runtime does: config on stdin, CNI_* in the environment. */
+function cniPlugin(type: string, command: string, config: object): { code: number | null; out: unknown } {
+  const r = spawnSync(path.join(cniPath, type), [], {
+    input: JSON.stringify(config),
+    encoding: "utf8",
+    env: {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: "lab-sub",
+      CNI_NETNS: "/proc/self/ns/net",
+      CNI_IFNAME: "net1",
+      CNI_PATH: cniPath,
+    },
+  });
+  return { code: r.status, out: r.stdout.trim() === "" ? null : (JSON.parse(r.stdout) as unknown) };
 }
 
 async function ipVfs(pf: string): Promise<IpVfInfo[]> {
@@ -154,5 +174,36 @@ describe.skipIf(!inLab)("lab substrate (iproute2 and sysfs only; runs in the lab
     const [vf0, vf1] = await ipVfs(nsim.netdev);
     expect(vf0).toMatchObject({ link_state: "enable", rate: { min_tx: 10, max_tx: 200 } });
     expect(vf1?.vlan_list?.[0]).toMatchObject({ vlan: 20, qos: 1, protocol: "802.1ad" });
+  });
+
+  test("Debian's IPAM plugins host-local and static run from /usr/lib/cni (what guest tests delegate to)", () => {
+    for (const type of ["host-local", "static"]) {
+      const { code, out } = cniPlugin(type, "VERSION", { cniVersion: "1.0.0" });
+      expect(code, type).toBe(0);
+      expect((out as { supportedVersions: string[] }).supportedVersions, type).toContain("1.0.0");
+    }
+    const dataDir = mkdtempSync("/tmp/lab-sub-ipam-");
+    try {
+      const config = {
+        cniVersion: "1.0.0",
+        name: "labsub",
+        ipam: { type: "host-local", ranges: [[{ subnet: "10.55.0.0/24" }]], dataDir },
+      };
+      const add = cniPlugin("host-local", "ADD", { ...config, type: "host-local" });
+      expect(add.code).toBe(0);
+      expect(add.out).toMatchObject({ ips: [{ address: "10.55.0.2/24", gateway: "10.55.0.1" }] });
+      expect(readdirSync(path.join(dataDir, "labsub"))).toContain("10.55.0.2");
+      expect(cniPlugin("host-local", "DEL", { ...config, type: "host-local" }).code).toBe(0);
+      expect(readdirSync(path.join(dataDir, "labsub"))).not.toContain("10.55.0.2");
+      const fixed = cniPlugin("static", "ADD", {
+        cniVersion: "1.0.0",
+        name: "labsub",
+        type: "static",
+        ipam: { type: "static", addresses: [{ address: "10.55.1.7/24" }] },
+      });
+      expect(fixed).toMatchObject({ code: 0, out: { ips: [{ address: "10.55.1.7/24" }] } });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,10 @@
 // Step 2c: the guest's initramfs, made from the host's own Debian binaries:
 // busybox-static for the basics, dash as /bin/sh (busybox's shell would run
 // its own `ip` applet ahead of PATH), iproute2's ip and vdpa, the shared
-// libraries of those and of node (node itself is served over 9p), and the
-// module set. The archive is cached by a hash over everything put into it.
+// libraries of those and of node (node itself is served over 9p), Debian's
+// IPAM plugins host-local and static at /usr/lib/cni (guest tests delegate
+// IPAM to them as the CNI does on a node), and the module set. The archive is
+// cached by a hash over everything put into it.
 import { existsSync } from "node:fs";
 import { readdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -11,7 +13,7 @@ import { CacheKey } from "./hash.js";
 import { log, run } from "./exec.js";
 import type { ModuleSet } from "./modules.js";
 import type { NetdevsimBuild } from "./netdevsim.js";
-import { cacheDir, guestDir, guestNode, repoRoot } from "./paths.js";
+import { cacheDir, guestCniDir, guestDir, guestNode, repoRoot } from "./paths.js";
 import { scratchPath } from "./publish.js";
 
 /** Host binaries copied into the guest, by their path in the guest. */
@@ -21,6 +23,13 @@ const binaries: Record<string, string> = {
   "usr/sbin/ip": "/usr/bin/ip",
   "usr/sbin/vdpa": "/usr/sbin/vdpa",
 };
+
+/**
+ * IPAM plugins from containernetworking-plugins, packed at the same path in
+ * the guest. They are Go programs linked against libc (not static), so their
+ * libraries go in too.
+ */
+const ipamPlugins = ["host-local", "static"];
 
 /** Busybox applets the guest must not get: dash and iproute2 provide these. */
 const replacedApplets = new Set(["sh", "ash", "ip", "ipneigh", "tc", "init", "linuxrc", "[["]);
@@ -51,11 +60,15 @@ function guestLibraryPath(hostPath: string): string {
   return hostPath.startsWith("/usr/") ? hostPath.slice(1) : `usr${hostPath}`;
 }
 
-/** The shared libraries (and the loader) of dynamically linked executables. */
+/** The shared libraries (and the loader) of dynamically linked executables; static ones need none. */
 async function sharedLibraries(executables: readonly string[]): Promise<string[]> {
   const libraries = new Set<string>();
   for (const executable of executables) {
-    const { stdout } = await run(["ldd", executable]);
+    const { code, stdout, stderr } = await run(["ldd", executable], { allowFailure: true });
+    if (code !== 0) {
+      if (/not a dynamic executable/.test(stdout + stderr)) continue;
+      throw new Error(`ldd ${executable} failed (exit ${code}): ${(stderr || stdout).trim()}`);
+    }
     for (const line of stdout.split("\n")) {
       const match = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
       if (match?.[1] !== undefined) libraries.add(match[1]);
@@ -108,10 +121,20 @@ export async function buildInitramfs(
     entries.push({ kind: "symlink", path: `usr/bin/${applet}`, target: "busybox" });
   }
 
+  entries.push({ kind: "dir", path: guestCniDir.slice(1) });
+  const plugins = ipamPlugins.map((name) => path.join(guestCniDir, name));
+  for (const plugin of plugins) {
+    if (!existsSync(plugin)) throw new Error(`${plugin} is missing: install Debian's containernetworking-plugins`);
+    const data = await readFile(plugin);
+    entries.push({ kind: "file", path: plugin.slice(1), data, mode: 0o755 });
+    key.bytes(plugin.slice(1), data);
+  }
+
   const libraries = await sharedLibraries([
     "/usr/bin/dash",
     "/usr/bin/ip",
     "/usr/sbin/vdpa",
+    ...plugins,
     guestNode,
     ...(await nativeAddons()),
   ]);

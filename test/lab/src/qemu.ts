@@ -33,7 +33,8 @@ export interface VmOutcome {
   stderr: string;
 }
 
-const kernelArgs = "console=ttyS0 intel_iommu=on iommu=pt panic=-1";
+/** printk.devkmsg=on: /init's marker lines go through /dev/kmsg, which otherwise drops bursts. */
+const kernelArgs = "console=ttyS0 intel_iommu=on iommu=pt panic=-1 printk.devkmsg=on";
 
 /**
  * TCG's translation cache defaults to 1 GiB per VM; 128 MiB cuts QEMU's peak
@@ -87,7 +88,8 @@ export async function bootVm(spec: VmSpec): Promise<VmOutcome> {
   }, spec.timeoutMs);
   const [exitCode, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
     child.on("error", reject);
-    child.on("exit", (code, sig) => resolve([code, sig]));
+    // "close", not "exit": stderr is complete only once its pipe closed.
+    child.on("close", (code, sig) => resolve([code, sig]));
   }).finally(() => {
     clearInterval(sampler);
     clearTimeout(killer);

@@ -76,6 +76,8 @@ describe("phase 2 cmd builders (SR-IOV, PCI, vDPA, discovery)", () => {
       name: "vf-set",
       args: ["pf=ens1f0", "vf=2", "mac=02:00:00:00:00:01"],
     });
+    // The all-zero MAC (clear the admin MAC) goes through as given: the helper validates it.
+    expect(cmd.vfSet({ ...base, setting: { mac: "00:00:00:00:00:00" } }).args).toContain("mac=00:00:00:00:00:00");
     expect(cmd.vfSet({ ...base, setting: { vlan: 100, qos: 3, proto: "802.1ad" } }).args).toEqual([
       "pf=ens1f0",
       "vf=2",
