@@ -18,7 +18,7 @@ import { buildPools, kubeletView, type Pool, type Pools } from "../core/pools.js
 import { deviceInfoContent, deviceInfoFileName } from "../core/device-info.js";
 import { cdiSpecFileName, cdiSpecOf } from "../core/cdi-spec.js";
 import type { Inventory } from "../core/inventory.js";
-import { PluginServer, inodeOf } from "./plugin-server.js";
+import { PluginServer, SocketTakenError, inodeOf } from "./plugin-server.js";
 import { registerWithKubelet } from "./kubelet-registration.js";
 import type { InventorySource } from "./inventory-source.js";
 import type { Logger } from "./logger.js";
@@ -26,8 +26,6 @@ import { Metrics } from "./metrics.js";
 import { startHttpServer } from "./http-server.js";
 
 const TRACER = "daemon";
-/** How long a vanished socket path is left alone before we bind it again. */
-const TAKEOVER_GRACE_MS = 40;
 
 export enum DaemonState {
   New = "new",
@@ -67,12 +65,14 @@ interface PoolRuntime {
   readonly socketPath: string;
   /** kubelet.sock inode we registered with; null: not registered. */
   registeredWith: number | null;
+  /** kubelet.sock inode a registration attempt is under way with; null: none. */
+  registering: number | null;
   /** Bumped by every registration attempt; a retry loop stops when it is superseded. */
   generation: number;
   /** Another instance owns our socket path: we stay out of its way. */
   passive: boolean;
-  /** When our socket path was first seen empty; null while it holds our socket. */
-  missingSince: number | null;
+  /** The server was started once; until then the socket checks leave the pool alone. */
+  started: boolean;
   lastStreamAt: number;
   lastView: string;
 }
@@ -91,6 +91,8 @@ export class Daemon {
   private scanning: Promise<void> | null = null;
   private rescanQueued = false;
   private dirCheckTimer: NodeJS.Timeout | null = null;
+  private checkingSockets: Promise<void> | null = null;
+  private recheckSockets = false;
   private reloadTimer: NodeJS.Timeout | null = null;
   private hintTimer: NodeJS.Timeout | null = null;
   readonly metrics = new Metrics();
@@ -135,6 +137,8 @@ export class Daemon {
     this.timers.push(setInterval(() => void this.rescan("timer"), this.opts.rescanIntervalMs ?? 1000));
     this.timers.push(setInterval(() => this.watchdog(), 500));
     this.stateValue = DaemonState.Running;
+    // Changes between binding and watching raised no event: look once now.
+    void this.checkSockets();
     log.info("device plugin started", { mode: this.mode, pools: this.config.resources.map((r) => r.fullName) });
   }
 
@@ -302,9 +306,10 @@ export class Daemon {
       key: JSON.stringify(r),
       socketPath,
       registeredWith: null,
+      registering: null,
       generation: 0,
       passive: false,
-      missingSince: null,
+      started: false,
       lastStreamAt: Date.now(),
       lastView: "",
       server: new PluginServer({
@@ -330,6 +335,7 @@ export class Daemon {
     rt.lastView = kubeletView(pool);
     await this.writeCdiSpec(pool);
     await rt.server.start();
+    rt.started = true;
     this.publishMetricsOnly(pool);
     if (this.mode === "classic") this.register(rt, "start");
   }
@@ -424,6 +430,7 @@ export class Daemon {
         this.opts.log.trace(TRACER, "kubelet.sock absent, waiting for it", { resource: name });
         return;
       }
+      rt.registering = kubeletIno;
       try {
         await registerWithKubelet({
           kubeletSocket: this.kubeletSocket,
@@ -432,11 +439,14 @@ export class Daemon {
           timeoutMs: this.opts.registerTimeoutMs ?? 10_000,
         });
         if (generation !== rt.generation) return;
+        rt.registering = null;
         rt.registeredWith = kubeletIno;
         rt.lastStreamAt = Date.now();
         this.metrics.inc("accelnet_deviceplugin_registrations_total", { resource: name, result: "ok" });
         this.opts.log.info("registered with kubelet", { resource: name, why });
       } catch (err) {
+        if (generation !== rt.generation) return;
+        rt.registering = null;
         this.metrics.inc("accelnet_deviceplugin_registrations_total", { resource: name, result: "error" });
         this.opts.log.warn("registration failed, retrying", { resource: name, why, error: err, retryMs: delayMs });
         setTimeout(() => void attempt(Math.min(delayMs * 2, 5000)), delayMs).unref();
@@ -491,48 +501,80 @@ export class Daemon {
     this.opts.log.error("file watch failed", { path, error: err });
   }
 
-  /** Reacts to changes in the socket dirs: our socket gone or replaced, kubelet.sock recreated. */
+  /**
+   * Reacts to changes in the socket dirs: our socket gone or replaced, kubelet.sock
+   * recreated. Runs one at a time: a run that overlapped our own rebinding would
+   * mistake our new socket for another instance's. Events during a run ask for
+   * one more run.
+   */
   private async checkSockets(): Promise<void> {
+    if (this.checkingSockets !== null) {
+      this.recheckSockets = true;
+      return this.checkingSockets;
+    }
+    this.checkingSockets = (async () => {
+      do {
+        this.recheckSockets = false;
+        await this.checkSocketsOnce();
+      } while (this.recheckSockets && this.stateValue === DaemonState.Running);
+    })().finally(() => {
+      this.checkingSockets = null;
+    });
+    return this.checkingSockets;
+  }
+
+  private async checkSocketsOnce(): Promise<void> {
     if (this.stateValue !== DaemonState.Running) return;
-    const kubeletIno = inodeOf(this.kubeletSocket);
-    for (const rt of this.runtimes.values()) {
-      if (rt.passive) continue;
+    for (const rt of [...this.runtimes.values()]) {
+      if (rt.passive || !rt.started) continue;
       const name = rt.config.fullName;
       const ino = inodeOf(rt.socketPath);
-      if (ino === null && rt.missingSince === null) {
-        // kubelet restarts delete our socket; a new instance of this daemon deletes it
-        // too, then binds its own. Give a new instance a moment to show itself so the
-        // two do not fight over the path.
-        rt.missingSince = Date.now();
-        setTimeout(() => void this.checkSockets(), TAKEOVER_GRACE_MS).unref();
-        continue;
-      }
-      if (ino === null && Date.now() - (rt.missingSince ?? 0) < TAKEOVER_GRACE_MS) continue;
-      rt.missingSince = null;
+      let rebound = false;
       if (ino === null) {
+        // kubelet deletes every file in its dir when it starts. (A newer instance never
+        // leaves the path empty: it renames its socket over ours.) Bind again, but only
+        // where nobody else has bound since: "exclusive" fails when the path is taken.
         this.opts.log.info("our socket was removed (kubelet restart?), serving again", { resource: name });
         await rt.server.stop(false, 0);
+        if (this.runtimes.get(name) !== rt || this.stateValue !== DaemonState.Running) continue;
         try {
-          await rt.server.start();
+          await rt.server.start("exclusive");
         } catch (err) {
-          this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: "serve" });
-          this.opts.log.error("cannot serve again", { resource: name, error: err });
+          if (err instanceof SocketTakenError) {
+            this.standDown(rt);
+          } else {
+            this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: "serve" });
+            this.opts.log.error("cannot serve again", { resource: name, error: err });
+          }
+          continue;
+        }
+        if (this.runtimes.get(name) !== rt) {
+          await rt.server.stop(true, 0); // removed by a reload meanwhile
           continue;
         }
         rt.registeredWith = null;
+        rebound = true;
       } else if (ino !== rt.server.socketInode) {
         // A newer instance bound our path. Stop first so kubelet sees our stream end
         // before, not after, anything else we do (kubernetes#121994).
-        this.opts.log.warn("another instance took over the socket, stopping this pool", { resource: name });
-        rt.passive = true;
-        rt.generation++;
+        this.standDown(rt);
         await rt.server.stop(false, 0);
         continue;
       }
-      if (this.mode === "classic" && kubeletIno !== null && rt.registeredWith !== kubeletIno) {
+      const kubeletIno = inodeOf(this.kubeletSocket);
+      // One registration per kubelet.sock; one under way for it is enough unless it dials our old socket.
+      const due = rt.registeredWith !== kubeletIno && (rebound || rt.registering !== kubeletIno);
+      if (this.mode === "classic" && kubeletIno !== null && due) {
         this.register(rt, rt.registeredWith === null ? "socket re-created" : "kubelet.sock re-created");
       }
     }
+  }
+
+  /** Another instance serves this pool's socket path now: stay out of its way. */
+  private standDown(rt: PoolRuntime): void {
+    this.opts.log.warn("another instance took over the socket, stopping this pool", { resource: rt.config.fullName });
+    rt.passive = true;
+    rt.generation++;
   }
 
   private watchdog(): void {

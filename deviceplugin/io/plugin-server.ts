@@ -4,7 +4,8 @@
 // ListAndWatch before Register returns. Every stream has an error listener
 // (an unhandled CANCELLED would kill the process).
 import * as grpc from "@grpc/grpc-js";
-import { lstatSync, rmSync } from "node:fs";
+import { linkSync, lstatSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { allocateRequestIds, preferredRequests } from "./request-guards.js";
 import { toStatus } from "./to-status.js";
 import { api, DEVICE_PLUGIN_VERSION } from "./proto.js";
@@ -53,6 +54,16 @@ export function inodeOf(path: string): number | null {
   }
 }
 
+/** The socket path already holds another socket: a newer instance serves it. */
+export class SocketTakenError extends Error {
+  constructor(readonly socketPath: string) {
+    super(`Cannot serve on "${socketPath}": another process bound it`);
+    this.name = "SocketTakenError";
+  }
+}
+
+let bindSequence = 0;
+
 export class PluginServer {
   private server: grpc.Server | null = null;
   private readonly streams = new Set<grpc.ServerWritableStream<Empty__Output, ListAndWatchResponse>>();
@@ -72,33 +83,51 @@ export class PluginServer {
     return this.server !== null;
   }
 
-  /** Removes a stale socket, binds, and serves. */
-  async start(): Promise<void> {
+  /**
+   * Binds a private hidden path, then moves the socket into place: "replace"
+   * renames over whatever is there (a stale socket, or an older instance's,
+   * which then sees another inode and stands down); "exclusive" hard-links and
+   * fails with SocketTakenError when the path already holds a socket (a newer
+   * instance bound it after ours vanished). Binding the final path directly
+   * would not do: libuv unlinks a listening socket's bound path when it closes,
+   * so an old instance stopping would delete the new instance's socket, and
+   * "remove the stale socket, then bind" leaves a window where both lose it.
+   */
+  async start(placement: "replace" | "exclusive" = "replace"): Promise<void> {
     if (this.server !== null)
       throw new Error(`Cannot start the server of "${this.opts.resource}": it is already serving`);
     const server = new grpc.Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
     server.addService(api().v1beta1.DevicePlugin.service, this.handlers());
     if (this.opts.pluginWatcher)
       server.addService(api().pluginregistration.Registration.service, this.registrationHandlers());
-    // A stale socket (a killed instance) is removed before binding; when another
-    // process binds the path in between, try again a few times.
-    for (let attempt = 1; ; attempt++) {
-      rmSync(this.opts.socketPath, { force: true });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          server.bindAsync(`unix:${this.opts.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => {
-            if (err === null) resolve();
-            else reject(new Error(`Cannot listen on "${this.opts.socketPath}": ${err.message}`, { cause: err }));
-          });
+    // Hidden (kubelet's plugin watcher ignores dot files) and unique to this process and attempt.
+    const bindPath = join(dirname(this.opts.socketPath), `.${process.pid}-${++bindSequence}.acn.sock`);
+    if (Buffer.byteLength(bindPath) > 107) {
+      throw new Error(`Cannot listen on "${bindPath}": the socket path is longer than 107 bytes`);
+    }
+    rmSync(bindPath, { force: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.bindAsync(`unix:${bindPath}`, grpc.ServerCredentials.createInsecure(), (err) => {
+          if (err === null) resolve();
+          else reject(new Error(`Cannot listen on "${bindPath}": ${err.message}`, { cause: err }));
         });
-        break;
-      } catch (err) {
-        if (attempt >= 3) {
-          server.forceShutdown();
+      });
+      if (placement === "replace") {
+        renameSync(bindPath, this.opts.socketPath);
+      } else {
+        try {
+          linkSync(bindPath, this.opts.socketPath);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new SocketTakenError(this.opts.socketPath);
           throw err;
         }
-        await new Promise((r) => setTimeout(r, 20 * attempt));
+        rmSync(bindPath, { force: true });
       }
+    } catch (err) {
+      server.forceShutdown();
+      rmSync(bindPath, { force: true });
+      throw err;
     }
     this.server = server;
     this.inode = inodeOf(this.opts.socketPath);

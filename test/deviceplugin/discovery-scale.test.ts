@@ -6,23 +6,13 @@
 //     inventory's content. Skipped only when the helper is not built; fails when
 //     the helper exists but lacks `inventory`.
 import { spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseInventory, type PciDevice } from "../../deviceplugin/core/inventory.js";
 import { KubeletSimulator } from "./kubelet-simulator.js";
 import { DaemonProcess } from "./daemon-process.js";
-import { buildScaleTree } from "./fake-sysfs.js";
+import { buildScaleTree, fakeTreeTempDir } from "./fake-sysfs.js";
 import { pf as pfObj, vf as vfObj } from "./inventory-fixtures.js";
 
 const HELPER = new URL("../../dist/native/accelnet-helper", import.meta.url).pathname;
@@ -34,7 +24,7 @@ afterEach(async () => {
 });
 
 function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "acn-dp-scale-"));
+  const d = fakeTreeTempDir("acn-dp-scale-");
   cleanup.push(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
@@ -124,6 +114,69 @@ describe("discovery at scale (1024 VFs on 8 PFs)", () => {
       ? "the helper's inventory on a fake sysfs tree"
       : `the helper's inventory on a fake sysfs tree (skipped: ${HELPER} is not built)`,
     () => {
+      it("the daemon discovers 1024 VFs through the helper (--helper, --sysfs-root); prints time to full list and RSS", async () => {
+        const root = tempDir();
+        const sysfs = join(root, "sys");
+        buildScaleTree(sysfs);
+        const dp = join(root, "dp");
+        mkdirSync(dp);
+        writeFileSync(
+          join(root, "config.json"),
+          JSON.stringify({
+            resourceList: [
+              { resourceName: "net", selectors: { drivers: ["igbvf"] } },
+              { resourceName: "dpdk", selectors: { drivers: ["vfio-pci"] } },
+              { resourceName: "vdpa", selectors: { vdpaType: "vhost" } },
+            ],
+          }),
+        );
+        const kubelet = new KubeletSimulator(dp);
+        await kubelet.start();
+        cleanup.push(() => kubelet.stop());
+        const t0 = performance.now();
+        const d = await DaemonProcess.start(
+          [
+            `--config=${join(root, "config.json")}`,
+            `--helper=${HELPER}`,
+            `--sysfs-root=${sysfs}`,
+            `--dev-root=${join(root, "dev")}`,
+            `--device-plugin-dir=${dp}`,
+            `--plugins-registry-dir=${join(root, "none")}`,
+            `--devinfo-dir=${join(root, "devinfo")}`,
+            "--metrics-addr=",
+          ],
+          { ACCELNET_TRACE: "daemon" },
+        );
+        cleanup.push(async () => void (await d.stop("SIGKILL")));
+        await kubelet.waitFor(
+          () =>
+            kubelet.allocatable("accelnet.io/net") === 512 &&
+            kubelet.allocatable("accelnet.io/dpdk") === 512 &&
+            kubelet.allocatable("accelnet.io/vdpa") === 1,
+          60_000,
+          "1024 VFs and the VDUSE device",
+        );
+        const ms = performance.now() - t0;
+        // Timer rescans each run the helper over the whole tree; wait for three of them.
+        const rescanMs = (): number[] =>
+          d.logs.filter((l) => l.msg === "rescanned" && l["trigger"] === "timer").map((l) => Number(l["ms"]));
+        const deadline = Date.now() + 60_000;
+        while (rescanMs().length < 3) {
+          if (Date.now() > deadline) throw new Error(`fewer than 3 rescans in 60 s; stderr:\n${d.stderr}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        console.log(
+          `daemon with the helper, start -> kubelet has 1024 VFs: ${ms.toFixed(0)} ms; rescans (helper + pools): ${rescanMs()
+            .slice(0, 3)
+            .join(", ")} ms; daemon RSS after 3 rescans: ${(d.rssKiB() / 1024).toFixed(1)} MiB`,
+        );
+        expect(d.stderr).not.toContain("inventory rescan failed");
+        const r = await kubelet.allocate("accelnet.io/dpdk", ["0000:10:10.1"]);
+        expect(r.devices.map((x) => x.host_path)).toEqual(["/dev/vfio/vfio", "/dev/vfio/101"]);
+        const v = await kubelet.allocate("accelnet.io/vdpa", ["vduse0"]);
+        expect(v.devices.map((x) => x.host_path)).toEqual(["/dev/vhost-vdpa-0"]);
+      });
+
       it("accelnet-helper inventory discovers the tree built by fake-sysfs.ts; prints discovery time", () => {
         const version = spawnSync(HELPER, ["--version"], { encoding: "utf8" });
         const commands = (JSON.parse(version.stdout || "{}") as { commands?: string[] }).commands ?? [];

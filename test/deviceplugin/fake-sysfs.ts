@@ -22,8 +22,35 @@
 //   <root>/bus/vdpa/drivers/{vhost_vdpa,virtio_vdpa}/
 //   <root>/kernel/iommu_groups/<n>/devices/<addr> -> ../../../../devices/pci0000:00/<addr>
 //   <root>/class/net/<ifname> -> ../../devices/pci0000:00/<addr>/net/<ifname>
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+/**
+ * A temp dir for a fake tree, on tmpfs when the machine has /dev/shm: the 1024-VF
+ * tree is ~20k files and symlinks, which takes ~1 s on tmpfs but 40 s or more on
+ * a disk that QEMU guests keep busy.
+ */
+export function fakeTreeTempDir(prefix: string): string {
+  let base = tmpdir();
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    base = "/dev/shm";
+  } catch {
+    // no tmpfs: the normal temp dir
+  }
+  return mkdtempSync(join(base, prefix));
+}
 
 export interface FakeVf {
   readonly addr: string;
@@ -32,6 +59,8 @@ export interface FakeVf {
   /** Netdev name when bound to a netdev driver. */
   readonly netdev: string | null;
   readonly vdpa?: { readonly name: string; readonly driver: "vhost_vdpa" | "virtio_vdpa"; readonly vhostIndex: number };
+  /** Defaults to the PF's. */
+  readonly numaNode?: number;
 }
 
 export interface FakePf {
@@ -133,7 +162,14 @@ export class FakeSysfs {
     file(join(dir, "sriov_totalvfs"), `${pf.totalVfs}\n`);
     this.netdev(dir, pf.netdev, pf.carrier);
     pf.vfs.forEach((vf, i) => {
-      const vdir = this.pciFunction(vf.addr, pf.vendor, pf.vfDevice, pf.numaNode, vf.driver, vf.iommuGroup);
+      const vdir = this.pciFunction(
+        vf.addr,
+        pf.vendor,
+        pf.vfDevice,
+        vf.numaNode ?? pf.numaNode,
+        vf.driver,
+        vf.iommuGroup,
+      );
       link(`../${pf.addr}`, join(vdir, "physfn"));
       link(`../${vf.addr}`, join(dir, `virtfn${i}`));
       if (vf.netdev !== null) this.netdev(vdir, vf.netdev, true);
@@ -147,6 +183,20 @@ export class FakeSysfs {
         );
       }
     });
+  }
+
+  /** Rebinds a PCI function to another driver (null: unbound), as pci-bind would: its netdevs go away. */
+  rebind(addr: string, driver: string | null): void {
+    const dir = this.devDir(addr);
+    rmSync(join(dir, "driver"), { force: true });
+    for (const name of existsSync(join(dir, "net")) ? readdirSync(join(dir, "net")) : []) {
+      rmSync(join(this.root, "class/net", name), { force: true });
+    }
+    rmSync(join(dir, "net"), { recursive: true, force: true });
+    if (driver !== null) {
+      mkdirSync(join(this.root, "bus/pci/drivers", driver), { recursive: true });
+      link(`../../../bus/pci/drivers/${driver}`, join(dir, "driver"));
+    }
   }
 
   addVduse(v: FakeVduse): void {
@@ -188,5 +238,41 @@ export function buildScaleTree(root: string, pfCount = 8, vfsPerPf = 128): FakeS
     });
   }
   fs.addVduse({ name: "vduse0", driver: "vhost_vdpa", vhostIndex: 0 });
+  return fs;
+}
+
+/**
+ * The node of inventory-fixtures.ts's sampleInventory() as a sysfs tree: PF
+ * 0000:01:00.0 "ens1f0" with VFs 01:10.0 igbvf, 01:10.1 vfio-pci (group 21),
+ * 01:10.2 igbvf with vdpa0 on vhost_vdpa (vhost-vdpa-0), 01:10.3 igbvf on NUMA 1;
+ * and VDUSE "vduse1" on vhost_vdpa (vhost-vdpa-1).
+ */
+export function buildSampleTree(root: string): FakeSysfs {
+  const fs = new FakeSysfs(root);
+  fs.addPf({
+    addr: "0000:01:00.0",
+    netdev: "ens1f0",
+    driver: "igb",
+    numaNode: 0,
+    carrier: true,
+    vendor: "8086",
+    pfDevice: "10c9",
+    vfDevice: "10ca",
+    iommuGroup: 1,
+    totalVfs: 8,
+    vfs: [
+      { addr: "0000:01:10.0", driver: "igbvf", iommuGroup: 10, netdev: "ens1f0v0" },
+      { addr: "0000:01:10.1", driver: "vfio-pci", iommuGroup: 21, netdev: null },
+      {
+        addr: "0000:01:10.2",
+        driver: "igbvf",
+        iommuGroup: 12,
+        netdev: null,
+        vdpa: { name: "vdpa0", driver: "vhost_vdpa", vhostIndex: 0 },
+      },
+      { addr: "0000:01:10.3", driver: "igbvf", iommuGroup: 13, netdev: "ens1f0v3", numaNode: 1 },
+    ],
+  });
+  fs.addVduse({ name: "vduse1", driver: "vhost_vdpa", vhostIndex: 1 });
   return fs;
 }

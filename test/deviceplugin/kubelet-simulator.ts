@@ -99,7 +99,7 @@ export class KubeletSimulator {
     });
     try {
       const info = await new Promise<PluginInfo__Output>((resolve, reject) =>
-        reg.GetInfo({}, { deadline: Date.now() + 1000 }, (err, res) =>
+        reg.GetInfo({}, { deadline: Date.now() + 10_000 }, (err, res) =>
           err || !res ? reject(err ?? new Error("no info")) : resolve(res),
         ),
       );
