@@ -10,7 +10,7 @@ import { ConfigError } from "./core/config-error.js";
 import { Daemon } from "./io/daemon.js";
 import { createLogger, isLogLevel } from "./io/logger.js";
 import { fileInventorySource, helperInventorySource } from "./io/inventory-source.js";
-import { createHelperRunner } from "./io/helper-runner.js";
+import { createHelperRunner, ueventHintSource } from "./io/helper-runner.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
   // yargs reserves "version" for its own handling, which would start the daemon after printing.
@@ -64,6 +64,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         describe: "Read the inventory from this JSON file instead of the helper (demos, tests)",
       },
       "rescan-interval-ms": { type: "number", default: 1000, describe: "Inventory rescan period" },
+      uevents: {
+        type: "boolean",
+        describe:
+          "Rescan on kernel uevents (helper uevent-monitor; needs the host netns). " +
+          "Default: on with the helper, off with --inventory-file",
+      },
       "watchdog-ms": {
         type: "number",
         default: 5000,
@@ -82,16 +88,14 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const logLevel = args["log-level"];
   const log = createLogger({ level: isLogLevel(logLevel) ? logLevel : "info", trace: process.env["ACCELNET_TRACE"] });
+  const helperPath = args.helper ?? join(dirname(process.execPath), "accelnet-helper");
   const inventory =
     args["inventory-file"] !== undefined
       ? fileInventorySource(args["inventory-file"])
       : helperInventorySource(
-          createHelperRunner({
-            helperPath: args.helper ?? join(dirname(process.execPath), "accelnet-helper"),
-            sysfsRoot: args["sysfs-root"],
-            devRoot: args["dev-root"],
-          }),
+          createHelperRunner({ helperPath, sysfsRoot: args["sysfs-root"], devRoot: args["dev-root"] }),
         );
+  const uevents = args.uevents ?? args["inventory-file"] === undefined;
   const daemon = new Daemon({
     configPath: args.config,
     resourcePrefix: args["resource-prefix"],
@@ -102,6 +106,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     cdiDir: args.cdi ? args["cdi-dir"] : null,
     metricsAddr: args["metrics-addr"] === "" ? null : args["metrics-addr"],
     inventory,
+    hintSources: uevents ? [ueventHintSource(helperPath)] : [],
     log,
     rescanIntervalMs: args["rescan-interval-ms"],
     watchdogMs: args["watchdog-ms"],

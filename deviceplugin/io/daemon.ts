@@ -21,6 +21,7 @@ import type { Inventory } from "../core/inventory.js";
 import { PluginServer, SocketTakenError, inodeOf } from "./plugin-server.js";
 import { registerWithKubelet } from "./kubelet-registration.js";
 import type { InventorySource } from "./inventory-source.js";
+import type { HintSink, HintSource } from "./uevent-hints.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { startHttpServer } from "./http-server.js";
@@ -49,6 +50,10 @@ export interface DaemonOptions {
   /** "host:port" for /metrics and /healthz; null: no HTTP server. */
   readonly metricsAddr: string | null;
   readonly inventory: InventorySource;
+  /** Long-lived hint producers (kernel uevents), next to the rescan timer and the inventory's file hints. */
+  readonly hintSources?: readonly HintSource[];
+  /** A hint rescans this long after the first hint of a burst (the burst of one VF change is coalesced). */
+  readonly hintCoalesceMs?: number;
   readonly log: Logger;
   readonly rescanIntervalMs?: number;
   readonly watchdogMs?: number;
@@ -134,6 +139,7 @@ export class Daemon {
     await mkdir(this.socketDir(), { recursive: true });
     for (const r of this.config.resources) await this.addPool(r);
     this.watchDirs();
+    for (const source of this.opts.hintSources ?? []) source.start(this.hintSinkFor(source.name));
     this.timers.push(setInterval(() => void this.rescan("timer"), this.opts.rescanIntervalMs ?? 1000));
     this.timers.push(setInterval(() => this.watchdog(), 500));
     this.stateValue = DaemonState.Running;
@@ -482,18 +488,38 @@ export class Daemon {
     for (const path of this.opts.inventory.hintPaths) {
       try {
         this.watchers.push(
-          watch(path, { recursive: false }, () => {
-            if (this.hintTimer !== null) return;
-            this.hintTimer = setTimeout(() => {
-              this.hintTimer = null;
-              void this.rescan("hint");
-            }, 20);
-          }).on("error", (err) => this.watchError(path, err)),
+          watch(path, { recursive: false }, () => this.hint("hint")).on("error", (err) => this.watchError(path, err)),
         );
       } catch (err) {
         this.opts.log.warn("cannot watch for inventory hints, relying on the rescan timer", { path, error: err });
       }
     }
+  }
+
+  /** Rescans soon: the first hint of a burst schedules one rescan, later ones join it. */
+  private hint(trigger: string): void {
+    if (this.hintTimer !== null || this.stateValue !== DaemonState.Running) return;
+    this.hintTimer = setTimeout(() => {
+      this.hintTimer = null;
+      void this.rescan(trigger);
+    }, this.opts.hintCoalesceMs ?? 50);
+  }
+
+  private hintSinkFor(source: string): HintSink {
+    return {
+      hint: (trigger, detail) => {
+        this.opts.log.trace(TRACER, "rescan hint", { source, trigger, ...detail });
+        this.hint(trigger);
+      },
+      failed: (error, retryMs) => {
+        this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: source });
+        this.opts.log.error("rescan hint source failed, restarting it; the rescan timer keeps running", {
+          source,
+          error,
+          retryMs,
+        });
+      },
+    };
   }
 
   private watchError(path: string, err: Error): void {
@@ -592,6 +618,7 @@ export class Daemon {
   }
 
   private stopWatching(): void {
+    for (const source of this.opts.hintSources ?? []) source.stop();
     for (const w of this.watchers) w.close();
     this.watchers.length = 0;
     for (const t of this.timers) clearInterval(t);

@@ -1,7 +1,9 @@
-// The helper-backed BatchRunner for discovery: native/client's NativeClient,
-// the only code allowed to spawn the helper.
-import { createNativeClient } from "../../native/client/index.js";
+// The helper-backed pieces of discovery: the BatchRunner (native/client's
+// NativeClient) and the uevent hint source (native/client's watchUevents), the
+// only code allowed to spawn the helper.
+import { createNativeClient, watchUevents } from "../../native/client/index.js";
 import type { BatchRunner } from "./inventory-source.js";
+import { UeventHintSource } from "./uevent-hints.js";
 
 export interface HelperRunnerOptions {
   readonly helperPath: string;
@@ -17,4 +19,9 @@ export function createHelperRunner(o: HelperRunnerOptions): BatchRunner {
     timeoutMs: 10_000,
   });
   return { run: (cmds) => client.run(cmds) };
+}
+
+/** Kernel uevents from the helper's uevent-monitor as rescan hints. */
+export function ueventHintSource(helperPath: string): UeventHintSource {
+  return new UeventHintSource({ startMonitor: (onMessage) => watchUevents({ helperPath }, onMessage) });
 }

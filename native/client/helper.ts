@@ -1,6 +1,7 @@
 // Runs accelnet-helper: one exec per batch, argv as an array (never a shell),
-// one JSON reply parsed and checked. This is the only TypeScript that spawns
-// the helper (ESLint enforces it).
+// one JSON reply parsed and checked. This file and uevents.ts (the streaming
+// uevent-monitor) are the only TypeScript that spawns the helper (ESLint
+// keeps child_process inside native/client).
 import { spawn } from "node:child_process";
 
 import type { Command, ResultsOf } from "./commands.js";

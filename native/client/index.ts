@@ -3,6 +3,15 @@ export { cmd } from "./commands.js";
 export type { Command, ResultsOf } from "./commands.js";
 export { createNativeClient, NativeError } from "./helper.js";
 export type { NativeClient, NativeClientOptions } from "./helper.js";
+export { parseUeventLine, watchUevents } from "./uevents.js";
+export type {
+  Uevent,
+  UeventAction,
+  UeventMessage,
+  UeventSubsystem,
+  UeventWatch,
+  UeventWatchOptions,
+} from "./uevents.js";
 export type {
   Address,
   Inventory,

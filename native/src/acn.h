@@ -87,6 +87,7 @@ enum acn_key {
 	ACN_K_NUMVFS,     /* "count" */
 	ACN_K_WITH_VDPA,  /* "vdpa" of inventory */
 	ACN_K_NETNS_FILE, /* "path" of netns-create/-delete: a file in /run/netns, need not exist */
+	ACN_K_WITH_VIRTUAL, /* "virtual" of uevent-monitor: also net events of virtual devices */
 	ACN_K_COUNT
 };
 
@@ -131,6 +132,7 @@ struct acn_opts {
 	uint32_t vf, vlan, qos, proto, spoofchk, trust, state, min_tx_rate, max_tx_rate, vdpa_driver, numvfs;
 	bool with_vdpa;
 	char netns_file[ACN_NETNS_FILE_MAX + 1];
+	bool with_virtual;
 };
 
 static inline bool acn_has(const struct acn_opts *o, enum acn_key k)
@@ -201,6 +203,8 @@ int acn_vdpa_config_set(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vhost_vdpa_info(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_netns_create(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_netns_delete(struct acn_ctx *ctx, const struct acn_opts *o);
+/* Streams until stdin EOF or SIGTERM; must be the only command of its invocation (main.c). */
+int acn_uevent_monitor(struct acn_ctx *ctx, const struct acn_opts *o);
 
 /* Tracing to stderr, enabled by ACCELNET_HELPER_TRACE=1. */
 extern bool acn_trace_on;

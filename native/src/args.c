@@ -109,6 +109,7 @@ static const struct key_def keys[ACN_K_COUNT] = {
 	[ACN_K_WITH_VDPA] = { "vdpa", K_BOOL, OFF(with_vdpa), 0, 0, NULL },
 	/* Same key name as ACN_K_PATH (netns-check): this one is a file to create or delete, not opened here. */
 	[ACN_K_NETNS_FILE] = { "path", K_NETNS_FILE, OFF(netns_file), 0, 0, NULL },
+	[ACN_K_WITH_VIRTUAL] = { "virtual", K_BOOL, OFF(with_virtual), 0, 0, NULL },
 };
 
 const char *acn_key_name(enum acn_key k)

@@ -4,7 +4,9 @@
  * command validated before the first runs), execution in order until the
  * first failure, and the one JSON reply. Only this file writes the reply and
  * picks the exit code (PROTOCOL.md): 0 ok, 1 a command failed, 2 invalid
- * arguments (nothing executed), 3 internal.
+ * arguments (nothing executed), 3 internal. The one exception is a streaming
+ * command (uevent-monitor): it writes its own JSON lines before the reply,
+ * so it must be the only command of its invocation.
  *
  * Adding a command: write cmd_<name>.c with `int acn_<object>_<verb>(struct
  * acn_ctx *, const struct acn_opts *)`, declare it in acn.h, add its keys to
@@ -67,6 +69,8 @@ static const struct acn_cmd_def commands[] = {
 	/* temporary netns for SR-IOV/vDPA moves */
 	{ "netns-create", O(NETNS_FILE), 0, acn_netns_create, NULL },
 	{ "netns-delete", O(NETNS_FILE), 0, acn_netns_delete, NULL },
+	/* device plugin rescan hints: streams JSON lines, alone in its invocation */
+	{ "uevent-monitor", 0, O(WITH_VIRTUAL), acn_uevent_monitor, NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -145,6 +149,31 @@ static int parse_globals(int argc, char **argv, struct batch *b, bool *version)
 	return i;
 }
 
+/* A streaming command owns stdout until it ends: it cannot share an invocation. */
+static bool is_stream(const struct acn_cmd_def *def)
+{
+	return def->run == acn_uevent_monitor;
+}
+
+static int refuse_stream_in_batch(struct batch *b)
+{
+	int i;
+
+	for (i = 0; b->count > 1 && i < b->count; i++) {
+		if (!is_stream(defs[i]))
+			continue;
+		b->failed = i;
+		b->failed_cmd = defs[i]->name;
+		return usage_error(b, defs[i]->name,
+				   "%s streams events until stdin closes and must be the only command of its "
+				   "invocation (batch of %d commands)",
+				   defs[i]->name, b->count);
+	}
+	b->failed = -1;
+	b->failed_cmd = NULL;
+	return 0;
+}
+
 static int parse_batch(int argc, char **argv, int first, struct batch *b)
 {
 	char names[512];
@@ -177,9 +206,7 @@ static int parse_batch(int argc, char **argv, int first, struct batch *b)
 			return rc;
 		start = end + 1;
 	}
-	b->failed = -1;
-	b->failed_cmd = NULL;
-	return 0;
+	return refuse_stream_in_batch(b);
 }
 
 static void put_error(struct acn_json *j, const struct batch *b)

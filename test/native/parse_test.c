@@ -17,6 +17,7 @@
 #include "nl.h"
 #include "reply.h"
 #include "rtnl.h"
+#include "uevent.h"
 #include "validate.h"
 
 static int failures, checks;
@@ -393,6 +394,132 @@ static void test_single_vf(void)
 	CHECK(acn_vf_to_json(list, 7, &j, "vf", NULL, &bad) == 1 && j.len == 0);
 }
 
+/* A uevent datagram as the kernel sends it: NUL-separated strings, the last one NUL-terminated too. */
+#define UEV(lit) (lit), sizeof(lit)
+
+static const char *uevent_line(const char *msg, size_t len, bool with_virtual, int *rc)
+{
+	struct acn_uevent ev;
+	struct acn_json j;
+
+	memset(&ev, 0x5a, sizeof(ev)); /* stale bytes must never leak into the line */
+	buf[0] = '\0';
+	*rc = acn_uevent_parse(msg, len, with_virtual, &ev);
+	if (*rc == 1) {
+		acn_json_init(&j, buf, sizeof(buf) - 1);
+		acn_uevent_json(&j, &ev);
+		buf[j.len] = '\0';
+	}
+	return buf;
+}
+
+static void test_uevent(void)
+{
+	int rc;
+
+	/* A VF bound to vfio-pci (bind carries DRIVER), with keys we skip. */
+	CHECK(strcmp(uevent_line(UEV("bind@/devices/pci0000:00/0000:00:12.0\0ACTION=bind\0"
+					 "DEVPATH=/devices/pci0000:00/0000:00:12.0\0SUBSYSTEM=pci\0DRIVER=vfio-pci\0"
+					 "PCI_CLASS=20000\0PCI_SLOT_NAME=0000:00:12.0\0SEQNUM=42"),
+				 false, &rc),
+		     "{\"action\":\"bind\",\"subsystem\":\"pci\",\"devpath\":\"/devices/pci0000:00/0000:00:12.0\","
+		     "\"driver\":\"vfio-pci\",\"interface\":null,\"pciSlot\":\"0000:00:12.0\"}") == 0);
+	CHECK(rc == 1);
+	/* A VF netdev appears. */
+	uevent_line(UEV("add@/devices/pci0000:00/0000:00:12.0/net/eth1\0ACTION=add\0"
+			"DEVPATH=/devices/pci0000:00/0000:00:12.0/net/eth1\0SUBSYSTEM=net\0INTERFACE=eth1\0IFINDEX=5"),
+		    false, &rc);
+	CHECK(rc == 1);
+	CONTAINS(buf, "\"subsystem\":\"net\"");
+	CONTAINS(buf, "\"interface\":\"eth1\",\"pciSlot\":null}");
+	/* vdpa bus, vhost-vdpa class, vfio class are relevant. */
+	uevent_line(UEV("add@/devices/virtual/vduse/x/vdpa0\0ACTION=add\0DEVPATH=/devices/virtual/vduse/x/vdpa0\0"
+			"SUBSYSTEM=vdpa"),
+		    false, &rc);
+	CHECK(rc == 1);
+	uevent_line(UEV("remove@/devices/virtual/vduse/x/vdpa0/vhost-vdpa-0\0ACTION=remove\0"
+			"DEVPATH=/devices/virtual/vduse/x/vdpa0/vhost-vdpa-0\0SUBSYSTEM=vhost-vdpa"),
+		    false, &rc);
+	CHECK(rc == 1);
+	uevent_line(UEV("add@/devices/virtual/vfio/5\0ACTION=add\0DEVPATH=/devices/virtual/vfio/5\0SUBSYSTEM=vfio"),
+		    false, &rc);
+	CHECK(rc == 1);
+
+	/* Filtered out: other subsystems, other actions, virtual netdevs unless asked for. */
+	uevent_line(UEV("add@/devices/virtual/net/veth0/queues/rx-0\0ACTION=add\0"
+			"DEVPATH=/devices/virtual/net/veth0/queues/rx-0\0SUBSYSTEM=queues"),
+		    true, &rc);
+	CHECK(rc == 0);
+	uevent_line(UEV("online@/devices/system/cpu/cpu1\0ACTION=online\0DEVPATH=/devices/system/cpu/cpu1\0"
+			"SUBSYSTEM=pci"),
+		    false, &rc);
+	CHECK(rc == 0);
+	uevent_line(UEV("add@/devices/virtual/net/veth0\0ACTION=add\0DEVPATH=/devices/virtual/net/veth0\0"
+			"SUBSYSTEM=net\0INTERFACE=veth0"),
+		    false, &rc);
+	CHECK(rc == 0);
+	uevent_line(UEV("add@/devices/virtual/net/veth0\0ACTION=add\0DEVPATH=/devices/virtual/net/veth0\0"
+			"SUBSYSTEM=net\0INTERFACE=veth0"),
+		    true, &rc);
+	CHECK(rc == 1);
+	CONTAINS(buf, "\"interface\":\"veth0\"");
+
+	/* Optional values that fail validation are reported as null, never passed through. */
+	uevent_line(UEV("bind@/devices/pci0000:00/0000:00:12.0\0ACTION=bind\0DEVPATH=/devices/pci0000:00/0000:00:12.0\0"
+			"SUBSYSTEM=pci\0DRIVER=bad\"drv\0PCI_SLOT_NAME=0000:00:12.0x\0INTERFACE=a/b"),
+		    false, &rc);
+	CHECK(rc == 1);
+	CONTAINS(buf, "\"driver\":null,\"interface\":null,\"pciSlot\":null}");
+	uevent_line(UEV("add@/devices/x/net/e\0ACTION=add\0DEVPATH=/devices/x/net/e\0SUBSYSTEM=net\0"
+			"INTERFACE=waytoolonginterfacename"),
+		    false, &rc);
+	CHECK(rc == 1);
+	CONTAINS(buf, "\"interface\":null");
+
+	/* Malformed: no trailing NUL, no header, header/key mismatch, duplicates, bad or escaping DEVPATH. */
+	{
+		static const char no_nul[] = { 'a', 'd', 'd', '@', '/', 'd' };
+
+		CHECK(acn_uevent_parse(no_nul, sizeof(no_nul), true, &(struct acn_uevent){ 0 }) == -EBADMSG);
+	}
+	CHECK(acn_uevent_parse("", 0, true, &(struct acn_uevent){ 0 }) == -EBADMSG);
+	uevent_line(UEV("libudev\0ACTION=add\0DEVPATH=/devices/a\0SUBSYSTEM=pci"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices/a\0ACTION=remove\0DEVPATH=/devices/a\0SUBSYSTEM=pci"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices/a\0ACTION=add\0DEVPATH=/devices/b\0SUBSYSTEM=pci"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices/a\0ACTION=add\0DEVPATH=/devices/a\0SUBSYSTEM=pci\0SUBSYSTEM=net"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices/a\0ACTION=add\0DEVPATH=/devices/a\0SUBSYSTEM=pci\0DRIVER=a\0DRIVER=b"), true,
+		    &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices/a\0ACTION=add\0DEVPATH=/devices/a"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices/../etc\0ACTION=add\0DEVPATH=/devices/../etc\0SUBSYSTEM=pci"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices//a\0ACTION=add\0DEVPATH=/devices//a\0SUBSYSTEM=pci"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/sys/a\0ACTION=add\0DEVPATH=/sys/a\0SUBSYSTEM=pci"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices/a b\0ACTION=add\0DEVPATH=/devices/a b\0SUBSYSTEM=pci"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	uevent_line(UEV("add@/devices/a\x01\0ACTION=add\0DEVPATH=/devices/a\x01\0SUBSYSTEM=pci"), true, &rc);
+	CHECK(rc == -EBADMSG);
+	{
+		static char big[4096], path[ACN_UEVENT_DEVPATH_MAX + 16];
+		int n, m, o, q;
+
+		snprintf(path, sizeof(path), "/devices/%0*d", ACN_UEVENT_DEVPATH_MAX, 0); /* one too long */
+		n = snprintf(big, sizeof(big), "add@%s", path);
+		m = snprintf(big + n + 1, sizeof(big) - (size_t)n - 1, "ACTION=add");
+		o = snprintf(big + n + m + 2, sizeof(big) - (size_t)(n + m + 2), "DEVPATH=%s", path);
+		q = snprintf(big + n + m + o + 3, sizeof(big) - (size_t)(n + m + o + 3), "SUBSYSTEM=pci");
+
+		CHECK(acn_uevent_parse(big, (size_t)(n + m + o + q + 4), true, &(struct acn_uevent){ 0 }) == -EBADMSG);
+	}
+}
+
 int main(void)
 {
 	test_pf_with_vfs();
@@ -406,6 +533,7 @@ int main(void)
 	test_netns_file_validator();
 	test_single_vf();
 	test_vf_set_zero_mac();
+	test_uevent();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }
