@@ -35,13 +35,12 @@ cat > "$work/net.conf" <<JSON
   "type": "accelnet",
   "master": "$master",
   "mode": "bridge",
-  "stateDir": "$work/state",
   "ipam": { "type": "host-local", "subnet": "10.203.0.0/24", "dataDir": "$work/ipam" }
 }
 JSON
 
 cni() { # cni COMMAND POD [CONFIG]
-  CNI_COMMAND=$1 CNI_CONTAINERID=demo-$2 CNI_NETNS=/run/netns/acndemo-$2 CNI_IFNAME=net1 \
+  ACCELNET_STATE_DIR="$work/state" CNI_COMMAND=$1 CNI_CONTAINERID=demo-$2 CNI_NETNS=/run/netns/acndemo-$2 CNI_IFNAME=net1 \
     CNI_PATH=/usr/lib/cni dist/accelnet < "${3:-$work/net.conf}"
 }
 

@@ -1,20 +1,19 @@
-// Mechanisms shared by the device modes (SR-IOV, vDPA): netns and state-dir checks, IPAM DEL from a
-// stored attachment, releasing a device under its lock and owner marker, and the host-side
-// reconcile that restores every device whose owner's netns is gone.
+// Mechanisms every mode uses for one attachment (containerID + ifname): the netns check, its lock, its
+// state record, the state dir probe of STATUS, and IPAM ADD/DEL/CHECK/STATUS with the request's config
+// or a stored one. Device-mode mechanisms (owner markers, restore, reconcile) are in device-attachment.ts.
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
-import { callIpam } from "./ipam.js";
+import { lockTimeout } from "./gc.js";
+import { callIpam, type IpamCommand } from "./ipam.js";
 import { isObject } from "./is.js";
-import { attachmentLockPath, withLock, type LockOptions } from "./lock.js";
+import { attachmentLockPath, withLock } from "./lock.js";
 import type { Logger } from "./log.js";
 import { parseNetConf } from "./netconf.js";
-import { OwnerMarkers, ownerNetnsAlive, sameAttachment, withDeviceLock, type DeviceOwner } from "./owner.js";
-import { StateStore, STATE_FORMAT, writeFileAtomic, type AttachmentState } from "./state.js";
 import type { Result } from "./result.js";
-import { UndoStack } from "./undo.js";
-import { lockTimeout } from "./gc.js";
-import { cmd, type NativeClient } from "../../native/client/index.js";
+import { StateStore, STATE_FORMAT, writeFileAtomic, type AttachmentState } from "./state.js";
+import { ensureTrustedDir } from "./trusted-paths.js";
+import type { UndoStack } from "./undo.js";
 import type { CniRequest } from "../skel/types.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -31,8 +30,18 @@ export function requireNetns(netns: string): void {
   }
 }
 
-/** STATUS: the state dir takes a write (a probe file no GC ever sees). */
+export function pathExists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** STATUS: the state dir is trusted (trusted-paths.ts) and takes a write (a probe file no GC ever sees). */
 export function probeStateDir(stateDir: string): void {
+  ensureTrustedDir(stateDir, "state dir");
   const dir = join(stateDir, "attachments");
   const probe = join(dir, `.status-probe-${process.pid}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -40,142 +49,19 @@ export function probeStateDir(stateDir: string): void {
   rmSync(probe, { force: true });
 }
 
-/** IPAM DEL with a config and environment (ADD's, or a stored attachment's). */
-export async function ipamDel(
-  type: string,
-  stdin: string,
-  env: Env,
-  log: Logger,
-  cniVersion: string,
-  knownVersion: string | null,
-): Promise<void> {
-  await callIpam({ type, command: "DEL", stdin, env: { ...env, CNI_COMMAND: "DEL" }, log, knownVersion }, cniVersion);
-}
-
-/** IPAM DEL for a stored attachment, replaying its ADD config, CNI_ARGS and CNI_PATH (GC, reconcile). */
-export async function ipamDelFromState(state: AttachmentState, env: Env, log: Logger): Promise<void> {
-  const stored: unknown = JSON.parse(state.config);
-  if (!isObject(stored)) return;
-  const conf = parseNetConf(stored);
-  if (conf.ipamType === undefined) return;
-  const known = state.data["ipamVersion"];
-  await ipamDel(
-    conf.ipamType,
-    state.config,
-    {
-      ...env,
-      CNI_CONTAINERID: state.containerID,
-      CNI_IFNAME: state.ifname,
-      CNI_NETNS: "",
-      CNI_ARGS: state.cniArgs,
-      CNI_PATH: env["CNI_PATH"] || state.cniPath,
-    },
-    log,
-    state.cniVersion,
-    typeof known === "string" ? known : null,
-  );
-}
-
-/**
- * Restores the device a stored attachment holds, under the device lock, when its owner marker still
- * names the attachment (or names nobody) and it was not restored already; then drops the marker.
- */
-export async function releaseDevice(
-  stateDir: string,
-  key: string,
-  state: AttachmentState,
-  lock: LockOptions,
-  restore: () => Promise<void>,
-): Promise<void> {
-  await withDeviceLock(stateDir, key, lock, async () => {
-    const markers = new OwnerMarkers(stateDir);
-    const owner = markers.read(key);
-    if ((owner === null || sameAttachment(owner, state)) && state.data["deviceRestored"] !== true) await restore();
-    markers.release(key, state);
-  });
-}
-
-export interface ReconcileReport {
-  restored: string[];
-  failed: { key: string; error: string }[];
-}
-
-/**
- * The host-side reconcile (device plugin start): for every device of `bus` whose owner's netns is gone,
- * restore it from the owner's state, IPAM DEL (best effort: when it fails the state stays for GC or
- * DEL) and drop the marker. Lock order as everywhere: attachment, then device.
- */
-export async function reconcileOrphans(opts: {
-  stateDir: string;
-  bus: "pci" | "vdpa";
-  log: Logger;
-  env: Env;
-  restore: (state: AttachmentState) => Promise<void>;
-  lock?: LockOptions;
-  isAlive?: (owner: DeviceOwner) => boolean;
-}): Promise<ReconcileReport> {
-  const { stateDir, log } = opts;
-  const markers = new OwnerMarkers(stateDir);
-  const store = new StateStore(stateDir);
-  const alive = opts.isAlive ?? ownerNetnsAlive;
-  const report: ReconcileReport = { restored: [], failed: [] };
-  for (const [key, owner] of markers.list()) {
-    if (!key.startsWith(`${opts.bus}/`) || alive(owner)) continue;
-    const lockPath = attachmentLockPath(stateDir, owner.containerID, owner.ifname);
-    try {
-      await withLock(lockPath, { what: `attachment "${owner.containerID}/${owner.ifname}"`, ...opts.lock }, () =>
-        withDeviceLock(stateDir, key, opts.lock ?? {}, async () => {
-          const current = markers.read(key);
-          if (current === null || !sameAttachment(current, owner) || alive(current)) return;
-          const state = store.read(owner.containerID, owner.ifname);
-          if (state !== null && state.data["deviceRestored"] !== true) {
-            await opts.restore(state);
-            state.data["deviceRestored"] = true;
-            store.write(state);
-          }
-          markers.release(key, owner);
-          report.restored.push(key);
-          if (state === null) return;
-          try {
-            await ipamDelFromState(state, opts.env, log);
-            store.remove(state.containerID, state.ifname);
-          } catch (err) {
-            log.warning(`reconcile keeps the state of "${owner.containerID}/${owner.ifname}": ${errorMessage(err)}`);
-          }
-        }),
-      );
-    } catch (err) {
-      log.error(`Cannot reconcile device "${key}": ${errorMessage(err)}`);
-      report.failed.push({ key, error: errorMessage(err) });
-    }
-  }
-  return report;
-}
-
-/** An undo stack that remembers whether an undo failed: then state and owner marker must stay for DEL. */
-export class TrackedUndo extends UndoStack {
-  failed = false;
-
-  override push(what: string, run: () => Promise<void>): void {
-    super.push(what, async () => {
-      try {
-        await run();
-      } catch (err) {
-        this.failed = true;
-        throw err;
-      }
-    });
-  }
-}
-
 /** Runs `fn` holding the attachment's lock (containerID + ifname). */
 export function withAttachmentLock<T>(req: CniRequest, fn: () => Promise<T>): Promise<T> {
-  const path = attachmentLockPath(req.conf.stateDir, req.containerID, req.ifname);
+  const path = attachmentLockPath(req.stateDir, req.containerID, req.ifname);
   return withLock(path, { what: `attachment "${req.containerID}/${req.ifname}"`, ...lockTimeout(req) }, fn);
 }
 
-/** A new attachment state for `req` (result filled in when ADD completes). */
-export function newAttachmentState(req: CniRequest, mode: string, data: object): AttachmentState {
+/** A new attachment state for `req` (result empty unless given: device modes fill it in when ADD completes). */
+export function newAttachmentState(
+  req: CniRequest,
+  mode: string,
+  data: object,
+  result: Result = { interfaces: [], ips: [], routes: [], dns: {} },
+): AttachmentState {
   return {
     format: STATE_FORMAT,
     containerID: req.containerID,
@@ -187,10 +73,17 @@ export function newAttachmentState(req: CniRequest, mode: string, data: object):
     config: req.stdin,
     cniArgs: req.args,
     cniPath: req.path,
-    result: { interfaces: [], ips: [], routes: [], dns: {} },
+    result,
     data: data as Record<string, unknown>,
     createdAt: new Date().toISOString(),
   };
+}
+
+// ---------------------------------------------------------------- IPAM
+
+/** IPAM with the request's config and environment (CHECK, STATUS). */
+export async function ipamCall(req: CniRequest, type: string, command: IpamCommand): Promise<void> {
+  await callIpam({ type, command, stdin: req.stdin, env: req.env, log: req.log }, req.cniVersion);
 }
 
 /**
@@ -209,26 +102,110 @@ export async function ipamAdd(req: CniRequest, type: string, result: Result, und
   return ipam.version;
 }
 
-/** STATUS of a device mode: 50 unless the state dir is writable and the helper answers; then IPAM STATUS. */
-export async function deviceModeStatus(req: CniRequest, native: NativeClient): Promise<void> {
-  const { name, stateDir, ipamType } = req.conf;
-  const unavailable = (err: unknown) =>
-    new CniError(CniCode.PluginNotAvailable, `Cannot serve ADD on network "${name}": ${errorMessage(err)}`, {
-      cause: err,
-    });
+/** IPAM DEL with a config and environment (ADD's, or a stored attachment's). */
+export async function ipamDel(
+  type: string,
+  stdin: string,
+  env: Env,
+  log: Logger,
+  cniVersion: string,
+  knownVersion: string | null,
+): Promise<void> {
+  await callIpam({ type, command: "DEL", stdin, env: { ...env, CNI_COMMAND: "DEL" }, log, knownVersion }, cniVersion);
+}
+
+/**
+ * DEL's IPAM DEL, always attempted first; its error is returned, not thrown, so the mode still removes
+ * the device and then reports it (the runtime retries DEL). `known`: the version IPAM accepted at ADD.
+ */
+async function ipamDelForDel(
+  req: CniRequest,
+  type: string | undefined,
+  state: AttachmentState | null,
+  known: unknown,
+): Promise<CniError | undefined> {
+  if (type === undefined) return undefined;
   try {
-    probeStateDir(stateDir);
-    await native.run([cmd.linkList({})]);
+    // The version IPAM accepted at ADD (stored) saves the fallback round trip.
+    const version = state?.cniVersion === req.cniVersion && typeof known === "string" ? known : null;
+    await ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, version);
+    return undefined;
   } catch (err) {
-    throw unavailable(err);
+    return err instanceof CniError ? err : new CniError(CniCode.IpamFailed, errorMessage(err), { cause: err });
   }
-  if (ipamType === undefined) return;
+}
+
+/**
+ * DEL under the attachment lock: IPAM DEL first (always attempted), then `removeDevice` with the stored
+ * state (null when there is none), then the state. An IPAM failure is thrown after the device is removed
+ * and keeps the state, so the runtime's retry of DEL still finds it.
+ */
+export async function deleteAttachment(
+  req: CniRequest,
+  ipamType: string | undefined,
+  removeDevice: (state: AttachmentState | null) => Promise<void>,
+): Promise<void> {
+  const store = new StateStore(req.stateDir);
+  await withAttachmentLock(req, async () => {
+    const state = store.read(req.containerID, req.ifname);
+    const ipamError = await ipamDelForDel(req, ipamType, state, state?.data["ipamVersion"]);
+    await removeDevice(state);
+    if (ipamError !== undefined) throw ipamError;
+    store.remove(req.containerID, req.ifname); // only after the device was removed or restored
+  });
+}
+
+/**
+ * IPAM DEL for a stored attachment, replaying its ADD config, CNI_ARGS and CNI_PATH (GC, reconcile).
+ * `netns`: CNI_NETNS to give IPAM (default none).
+ */
+export async function ipamDelFromState(state: AttachmentState, env: Env, log: Logger, netns = ""): Promise<void> {
+  const stored: unknown = JSON.parse(state.config);
+  if (!isObject(stored)) return;
+  const conf = parseNetConf(stored, { forDel: true }); // only ipam.type is used; path fields never fail it
+  if (conf.ipamType === undefined) return;
+  const known = state.data["ipamVersion"];
+  await ipamDel(
+    conf.ipamType,
+    state.config,
+    {
+      ...env,
+      CNI_CONTAINERID: state.containerID,
+      CNI_IFNAME: state.ifname,
+      CNI_NETNS: netns,
+      CNI_ARGS: state.cniArgs,
+      CNI_PATH: env["CNI_PATH"] || state.cniPath,
+    },
+    log,
+    state.cniVersion,
+    typeof known === "string" ? known : null,
+  );
+}
+
+/**
+ * STATUS of IPAM: its own 50/51 pass through, any other failure is `unavailable` (50 with the mode's
+ * wording). Nothing to do without IPAM.
+ */
+export async function ipamStatus(
+  req: CniRequest,
+  type: string | undefined,
+  unavailable: (err: unknown) => CniError,
+): Promise<void> {
+  if (type === undefined) return;
   try {
-    await callIpam({ type: ipamType, command: "STATUS", stdin: req.stdin, env: req.env, log: req.log }, req.cniVersion);
+    await ipamCall(req, type, "STATUS");
   } catch (err) {
     if (err instanceof CniError && [CniCode.PluginNotAvailable, CniCode.LimitedConnectivity].includes(err.code as 50)) {
       throw err;
     }
     throw unavailable(err);
   }
+}
+
+/** "Cannot serve ADD on network <name>: <cause>" (STATUS code 50). */
+export function unavailableError(req: CniRequest): (err: unknown) => CniError {
+  return (err) =>
+    new CniError(CniCode.PluginNotAvailable, `Cannot serve ADD on network "${req.conf.name}": ${errorMessage(err)}`, {
+      cause: err,
+    });
 }

@@ -1,7 +1,73 @@
-// CHECK mechanisms shared by the modes that put an interface into the pod: the addresses and routes
-// of prevResult must be on the interface (libcni ValidateExpectedInterfaceIPs / ValidateExpectedRoute).
-import type { Address, Route as KernelRoute } from "../../native/client/index.js";
-import type { Result } from "./result.js";
+// CHECK mechanisms shared by the modes: prevResult and the interface it names for this request, and
+// what the pod's netdev must still have: the MAC, the MTU, and the addresses and routes of prevResult
+// (libcni ValidateExpectedInterfaceIPs / ValidateExpectedRoute). What to compare is each mode's choice.
+import {
+  cmd,
+  type Address,
+  type Link,
+  type NativeClient,
+  type Route as KernelRoute,
+} from "../../native/client/index.js";
+import { routesWithGateways } from "./configure.js";
+import { cniErrorFromNative, isNotFound } from "./errno.js";
+import { CniCode, CniError } from "./errors.js";
+import { invalidConfig, type NetConf } from "./netconf.js";
+import { parseResult, type Interface, type Result } from "./result.js";
+import type { CniRequest } from "../skel/types.js";
+
+/** prevResult, the index and entry of this request's interface in it, and how CHECK says "differs" (103). */
+export interface PrevInterface {
+  prev: Result;
+  index: number;
+  intf: Interface;
+  mismatch: (why: string) => CniError;
+}
+
+/** CHECK's start in every mode: prevResult is required (7) and must name CNI_IFNAME in CNI_NETNS (103). */
+export function prevInterfaceOf(req: Pick<CniRequest, "ifname" | "netns" | "cniVersion">, net: NetConf): PrevInterface {
+  const mismatch = (why: string) =>
+    new CniError(CniCode.CheckMismatch, `Cannot check interface "${req.ifname}": ${why}`);
+  if (net.prevResult === undefined) throw invalidConfig("prevResult", "missing (CHECK needs it)");
+  const prev = parseResult(net.prevResult, req.cniVersion);
+  const index = prev.interfaces.findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
+  const intf = prev.interfaces[index];
+  if (intf === undefined) throw mismatch(`prevResult has no interface "${req.ifname}" in netns "${req.netns}"`);
+  return { prev, index, intf, mismatch };
+}
+
+export interface ShownNetdev {
+  link: Link;
+  addrs?: readonly Address[];
+  routes?: readonly KernelRoute[];
+}
+
+/** The pod's netdev with its addresses and routes; a missing one is a mismatch (103). */
+export async function showPodNetdev(
+  native: NativeClient,
+  req: Pick<CniRequest, "ifname" | "netns">,
+  p: PrevInterface,
+): Promise<ShownNetdev> {
+  try {
+    const [shown] = await native.run([cmd.linkShow({ netns: req.netns, name: req.ifname, addrs: true, routes: true })]);
+    return shown;
+  } catch (err) {
+    if (isNotFound(err)) throw p.mismatch(`no such interface in netns "${req.netns}"`);
+    throw cniErrorFromNative(err, `show interface "${req.ifname}" in netns`, req.netns);
+  }
+}
+
+/**
+ * Why the netdev differs from prevResult, or null: its MAC, its MTU (when `mtu` is given: the config's,
+ * else prevResult's), then the addresses and routes of prevResult.
+ */
+export function netdevDiffers(shown: ShownNetdev, p: PrevInterface, mtu?: number): string | null {
+  const { link } = shown;
+  if (p.intf.mac !== undefined && p.intf.mac.toLowerCase() !== link.mac?.toLowerCase()) {
+    return `MAC is ${link.mac ?? "none"}, prevResult says ${p.intf.mac}`;
+  }
+  if (mtu !== undefined && link.mtu !== mtu) return `MTU is ${link.mtu}, expected ${mtu}`;
+  return missingAddressOrRoute(p.prev, p.index, shown.addrs ?? [], shown.routes ?? []);
+}
 
 /** One spelling per address ("fd00:0::1" and "fd00::1" compare equal); IPv4 unchanged. */
 export function canonicalIp(ip: string): string {
@@ -16,16 +82,6 @@ export function canonicalIp(ip: string): string {
 function canonicalCidr(cidr: string): string {
   const slash = cidr.indexOf("/");
   return slash < 0 ? canonicalIp(cidr) : `${canonicalIp(cidr.slice(0, slash))}${cidr.slice(slash)}`;
-}
-
-/** Routes without a gateway take the first gateway of their family from the IPs (libcni ConfigureIface). */
-function withGateways(result: Result): Result["routes"] {
-  const gw = (family: 4 | 6) =>
-    result.ips.find((ip) => ip.gateway !== undefined && ip.gateway.includes(":") === (family === 6))?.gateway;
-  return result.routes.map((r) => {
-    const fill = r.gw === undefined ? gw(r.dst.includes(":") ? 6 : 4) : undefined;
-    return fill === undefined ? r : { ...r, gw: fill };
-  });
 }
 
 /** Returns why the interface (index `index` of prev) lacks an address or route of prev, or null. */
@@ -44,7 +100,7 @@ export function missingAddressOrRoute(
     dst: canonicalCidr(r.dst),
     gw: r.gateway === null ? undefined : canonicalIp(r.gateway),
   }));
-  for (const want of withGateways(prev)) {
+  for (const want of routesWithGateways(prev)) {
     const gw = want.gw === undefined ? undefined : canonicalIp(want.gw);
     if (!haveRoutes.some((r) => r.dst === canonicalCidr(want.dst) && (gw === undefined || r.gw === gw))) {
       return `route ${want.dst}${gw === undefined ? "" : ` via ${gw}`} is missing`;

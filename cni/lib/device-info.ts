@@ -3,12 +3,15 @@
 // The device plugin may have written it already: ADD merges its fields into the existing object and
 // keeps the others (vhost-net, rdma-device...); DEL puts back what was there before (or removes a
 // file ADD created). What DEL needs is returned as a record the mode keeps in its state.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+// The path is the config's: trusted-paths.ts decides where it may be; here it is opened without
+// following a symlink, so root never reads (and later writes back) a file the path was pointed at.
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { CniError, errorCode, errorMessage } from "./errors.js";
 import { codeForFsError } from "./errno.js";
 import { isObject } from "./is.js";
 import { writeFileAtomic } from "./state.js";
+import { checkDeviceInfoDir, deviceInfoNotRegular } from "./trusted-paths.js";
 
 export const DEVICE_INFO_VERSION = "1.1.0";
 
@@ -31,12 +34,24 @@ export interface DeviceInfoRecord {
   previous: string | null;
 }
 
+/** The file's content, or null when there is none; a symlink or a non-regular file is code 7. */
 function readIfExists(path: string): string | null {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (errorCode(err) === "ENOENT") return null;
+    if (errorCode(err) === "ELOOP") throw deviceInfoNotRegular(path, true);
     throw new CniError(codeForFsError(err), `Cannot read device info file "${path}": ${errorMessage(err)}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw deviceInfoNotRegular(path, false);
+    return readFileSync(fd, "utf8");
+  } catch (err) {
+    if (err instanceof CniError) throw err;
+    throw new CniError(codeForFsError(err), `Cannot read device info file "${path}": ${errorMessage(err)}`);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -57,11 +72,25 @@ export function deviceInfoContent(info: DeviceInfo, previous: string | null): st
   return JSON.stringify(out);
 }
 
-/** Creates or updates the file; returns what DEL needs to undo it. */
-export function writeDeviceInfo(path: string, info: DeviceInfo): DeviceInfoRecord {
+/**
+ * Creates or updates the file (`env` gives the allowed directories, trusted-paths.ts); returns what DEL
+ * needs to undo it. The new content replaces the file by rename, which never follows a symlink.
+ */
+export function writeDeviceInfo(
+  path: string,
+  info: DeviceInfo,
+  env: Readonly<Record<string, string | undefined>>,
+): DeviceInfoRecord {
   const previous = readIfExists(path);
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new CniError(codeForFsError(err), `Cannot write device info file "${path}": ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+  checkDeviceInfoDir(path, env);
+  try {
     writeFileAtomic(path, deviceInfoContent(info, previous), 0o644);
   } catch (err) {
     throw new CniError(codeForFsError(err), `Cannot write device info file "${path}": ${errorMessage(err)}`, {

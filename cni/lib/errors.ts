@@ -9,10 +9,13 @@
 // | 1    | IncompatibleVersion     | cniVersion not supported, or too old for CHECK (<0.4.0)/GC/STATUS (<1.1.0) |
 // | 2    | UnsupportedField        | a config field accelnet knows but cannot honour                       |
 // | 3    | UnknownContainer        | CNI_NETNS does not exist on ADD/CHECK                                 |
-// | 4    | InvalidEnvironment      | a CNI_* variable is missing or malformed (ifname, containerID, netns) |
-// | 5    | IoFailure               | state dir, lock or log file cannot be read or written                 |
+// | 4    | InvalidEnvironment      | a CNI_* variable is missing or malformed (ifname, containerID, netns), |
+// |      |                         | or ACCELNET_STATE_DIR/LOG_DIR/DEVINFO_DIR is not an absolute path     |
+// | 5    | IoFailure               | state dir, lock or log file cannot be read or written; the state dir  |
+// |      |                         | (or its bin/) is not root's, is group/other-writable or a symlink     |
 // | 6    | DecodingFailure         | stdin is not a JSON object, cniVersion is not a string                |
-// | 7    | InvalidConfig           | a config field has a wrong type or value; mode not available          |
+// | 7    | InvalidConfig           | a config field has a wrong type or value; mode not available; a       |
+// |      |                         | `stateDir`, or a logFile/CNIDeviceInfoFile outside its place (trusted-paths.ts) |
 // | 11   | TryAgainLater           | a lock could not be taken in time; the kernel said EBUSY/EAGAIN       |
 // | 50   | PluginNotAvailable      | STATUS: state dir not writable, helper not runnable, master missing   |
 // | 51   | LimitedConnectivity     | STATUS: passed through from the IPAM plugin                           |

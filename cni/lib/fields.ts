@@ -1,6 +1,6 @@
 // Config field readers shared by the device modes (sriov-cni's field names): the device ID with
 // Multus's precedence, the MAC with CNI's, PCI addresses and closed choices. Messages name the field.
-import { invalidConfig, optionalString, type NetConf } from "./netconf.js";
+import { invalidConfig, optionalInteger, optionalString, type NetConf } from "./netconf.js";
 import type { CniArgs } from "./cni-args.js";
 
 export const pciAddressPattern = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
@@ -40,6 +40,21 @@ export function macFrom(conf: NetConf, cniArgs: CniArgs): string | undefined {
   ];
   const found = sources.find(([v]) => v !== undefined && v !== "");
   return found === undefined ? undefined : checkMac(found[0] as string, found[1]);
+}
+
+/** A device netdev's `mtu`: absent or 0 keeps the device's; otherwise 68 to 65535. */
+export function optionalMtu(raw: Record<string, unknown>): number | undefined {
+  const mtu = optionalInteger(raw, "mtu", 0, 65535);
+  if (mtu === undefined || mtu === 0) return undefined;
+  if (mtu < 68) throw invalidConfig("mtu", `${mtu} is below the minimum 68`);
+  return mtu;
+}
+
+/** The device ID of a device mode, required (code 7 naming the three places it may come from). */
+export function requiredDeviceId(conf: NetConf): { value: string; field: string } {
+  const id = deviceIdFrom(conf);
+  if (id === undefined) throw invalidConfig("deviceID", "missing (runtimeConfig.deviceID, deviceID or pciBusID)");
+  return id;
 }
 
 /** The device ID: runtimeConfig.deviceID, then deviceID, then pciBusID (first set), with its field name. */

@@ -36,13 +36,13 @@ export async function collectGarbage(
   release: (state: AttachmentState) => Promise<void>,
 ): Promise<void> {
   const valid = new Set(validAttachments(req.conf.raw).map((a) => `${a.containerID}\0${a.ifname}`));
-  const store = new StateStore(req.conf.stateDir);
+  const store = new StateStore(req.stateDir);
   const { states, broken } = store.list();
   for (const path of broken) req.log.warning(`GC skips unreadable state "${path}"`);
   let firstError: unknown = undefined;
   for (const state of states) {
     if (state.network !== req.conf.name || valid.has(`${state.containerID}\0${state.ifname}`)) continue;
-    const lock = attachmentLockPath(req.conf.stateDir, state.containerID, state.ifname);
+    const lock = attachmentLockPath(req.stateDir, state.containerID, state.ifname);
     try {
       await withLock(
         lock,

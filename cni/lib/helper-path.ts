@@ -5,12 +5,16 @@
 //    run from dist/bundle/ also dist/native/accelnet-helper (the build's layout)
 // 3. the SEA asset named `accelnet-helper`, extracted once to
 //    <stateDir>/bin/accelnet-helper-<first 16 hex of its sha256> (mode 0700, temp + rename) and re-used
-// A CNI bin dir usually holds only `accelnet`, so 3 is what a deployment normally uses.
-import { accessSync, constants, mkdirSync } from "node:fs";
+// A CNI bin dir usually holds only `accelnet`, so 3 is what a deployment normally uses. Root executes
+// what lies there, so: the state dir is the environment's (never the config's, trusted-paths.ts), it
+// and bin/ must be root's and writable by nobody else, and a file found there is re-used only when it is
+// a regular file of this euid, mode 0700, the asset's size; anything else is replaced (temp + rename).
+import { accessSync, constants, lstatSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import * as sea from "node:sea";
 import { CniCode, CniError, errorMessage } from "./errors.js";
 import { writeFileAtomic } from "./state.js";
+import { ensureTrustedDir } from "./trusted-paths.js";
 
 export const HELPER_NAME = "accelnet-helper";
 
@@ -46,16 +50,29 @@ function isExecutable(path: string): boolean {
   }
 }
 
+/** Whether a file extracted earlier may be executed as it is (cheap: one lstat, no hash of its content). */
+function isOurExtractedHelper(path: string, size: number): boolean {
+  try {
+    const st = lstatSync(path);
+    const euid = process.geteuid?.() ?? 0;
+    return st.isFile() && st.uid === euid && (st.mode & 0o7777) === 0o700 && st.size === size;
+  } catch {
+    return false;
+  }
+}
+
 /** Writes the embedded helper under the state dir once; later calls find it by its content hash. */
 export function extractAsset(asset: ArrayBuffer, stateDir: string): string {
   const bytes = new Uint8Array(asset);
-  // Loaded here, not at startup: only a first run from the SEA asset needs a hash (OpenSSL init costs).
+  // Loaded here, not at startup: only a run from the SEA asset needs a hash (OpenSSL init costs).
   const { createHash } = process.getBuiltinModule("node:crypto");
   const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
-  const target = join(stateDir, "bin", `${HELPER_NAME}-${hash}`);
-  if (isExecutable(target)) return target;
+  const binDir = join(stateDir, "bin");
+  const target = join(binDir, `${HELPER_NAME}-${hash}`);
+  ensureTrustedDir(stateDir, "state dir");
+  ensureTrustedDir(binDir, "helper dir");
+  if (isOurExtractedHelper(target, bytes.byteLength)) return target;
   try {
-    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
     writeFileAtomic(target, bytes, 0o700);
   } catch (err) {
     throw new CniError(CniCode.IoFailure, `Cannot extract helper "${target}": ${errorMessage(err)}`, { cause: err });

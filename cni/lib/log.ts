@@ -1,6 +1,8 @@
 // Logging with sriov-cni's option names: `logLevel` (error|warning|info|debug, default info) and
 // `logFile` (append; default: the plugin's stderr). Never stdout: stdout carries only the result or error.
-import { appendFileSync } from "node:fs";
+// The dispatcher opens `logFile` (trusted-paths.ts openLogFile decides whether it may) and hands the
+// descriptor in as a sink.
+import { writeSync } from "node:fs";
 import type { LogLevel } from "./netconf.js";
 
 const rank: Record<LogLevel, number> = { error: 0, warning: 1, info: 2, debug: 3 };
@@ -18,8 +20,8 @@ export interface LogSink {
 
 export interface LoggerOptions {
   level: LogLevel;
-  /** Appended to when set; otherwise lines go to `stderr`. */
-  file?: string;
+  /** The log file (fileSink) when set; otherwise, or once it fails, lines go to `stderr`. */
+  file?: LogSink;
   stderr: LogSink;
   /** Prefix naming the attachment, e.g. "abc123/net1". */
   prefix?: string;
@@ -33,7 +35,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     const line = `${new Date().toISOString()} accelnet ${level}${prefix}: ${msg}\n`;
     if (opts.file !== undefined && !fileBroken) {
       try {
-        appendFileSync(opts.file, line, { mode: 0o600 });
+        opts.file.write(line);
         return;
       } catch {
         // A log file that cannot be written must not fail the attachment: fall back to stderr.
@@ -48,6 +50,11 @@ export function createLogger(opts: LoggerOptions): Logger {
     info: (m) => emit("info", m),
     debug: (m) => emit("debug", m),
   };
+}
+
+/** A sink that appends to an open file descriptor (opened O_APPEND: each line lands at the end). */
+export function fileSink(fd: number): LogSink {
+  return { write: (line: string) => writeSync(fd, line) };
 }
 
 /** A logger that drops everything (unit tests, code paths before the config is known). */

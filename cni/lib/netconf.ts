@@ -1,11 +1,13 @@
 // The fields every accelnet network config shares, whatever the mode: network name, IPAM, DNS,
-// runtimeConfig, args.cni, prevResult, state dir and logging. Mode fields are parsed by each mode.
-// Unknown top-level keys are accepted (Multus adds capabilities, deviceID, pciBusID, args...).
+// runtimeConfig, args.cni, prevResult and logging. Mode fields are parsed by each mode.
+// Unknown top-level keys are accepted (Multus adds capabilities, deviceID, pciBusID, args...), except
+// `stateDir`: where root keeps state is never the config's choice (trusted-paths.ts), nor are paths
+// outside the places made for log and device info files.
 import { CniCode, CniError } from "./errors.js";
 import { isObject, isString, isStringArray, jsonType, type JsonObject } from "./is.js";
 import type { Dns } from "./result.js";
+import { checkDeviceInfoPath, checkLogFile, stateDirFieldRefused } from "./trusted-paths.js";
 
-export const DEFAULT_STATE_DIR = "/var/lib/cni/accelnet";
 export const LOG_LEVELS = ["error", "warning", "info", "debug"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -27,9 +29,21 @@ export interface NetConf {
   /** args.cni (CNI conventions: `args: {cni: {...}}`). */
   argsCni: { mac?: string; ips?: string[] };
   prevResult?: unknown;
-  stateDir: string;
   logLevel: LogLevel;
   logFile?: string;
+  /** Path fields DEL dropped instead of refusing them (see parseNetConf), for a warning each. */
+  ignored: string[];
+}
+
+export interface ParseOptions {
+  /** Where logFile and CNIDeviceInfoFile may be: env ACCELNET_LOG_DIR and ACCELNET_DEVINFO_DIR add roots. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * DEL drops a refused `stateDir`, `logFile` or CNIDeviceInfoFile (noted in `ignored`) instead of
+   * failing: Multus replays the config cached at ADD, so an attachment made before the upgrade must still
+   * be deletable; DEL uses none of them (state dir from env, device info file from the state).
+   */
+  forDel?: boolean;
 }
 
 export function invalidConfig(field: string, why: string): CniError {
@@ -81,14 +95,6 @@ export function checkPluginName(name: string, field: string): string {
   return name;
 }
 
-/** An absolute path without ".." components (stateDir, logFile). */
-export function checkAbsolutePath(path: string, field: string): string {
-  if (!path.startsWith("/") || path.split("/").includes("..") || path.includes("\0")) {
-    throw invalidConfig(field, `"${path}" is not an absolute path without ".."`);
-  }
-  return path;
-}
-
 function parseDns(o: JsonObject): Dns {
   const dnsObj = optionalObject(o, "dns");
   if (dnsObj === undefined) return {};
@@ -102,7 +108,7 @@ function parseDns(o: JsonObject): Dns {
   return dns;
 }
 
-function parseRuntimeConfig(o: JsonObject): RuntimeConfig {
+function parseRuntimeConfig(o: JsonObject, checkPath: (path: string) => string | undefined): RuntimeConfig {
   const rc = optionalObject(o, "runtimeConfig") ?? {};
   const out: RuntimeConfig = {};
   const mac = optionalString(rc, "mac", "runtimeConfig.mac");
@@ -110,7 +116,8 @@ function parseRuntimeConfig(o: JsonObject): RuntimeConfig {
   const deviceID = optionalString(rc, "deviceID", "runtimeConfig.deviceID");
   if (deviceID !== undefined && deviceID !== "") out.deviceID = deviceID;
   const infoFile = optionalString(rc, "CNIDeviceInfoFile", "runtimeConfig.CNIDeviceInfoFile");
-  if (infoFile !== undefined && infoFile !== "") out.CNIDeviceInfoFile = infoFile;
+  const checkedInfo = infoFile === undefined || infoFile === "" ? undefined : checkPath(infoFile);
+  if (checkedInfo !== undefined) out.CNIDeviceInfoFile = checkedInfo;
   const ips = optionalStrings(rc, "ips", "runtimeConfig.ips");
   if (ips !== undefined) out.ips = ips;
   return out;
@@ -129,7 +136,23 @@ function parseArgsCni(o: JsonObject): NetConf["argsCni"] {
 }
 
 /** Parses the shared fields of an already decoded config object. */
-export function parseNetConf(raw: JsonObject): NetConf {
+export function parseNetConf(raw: JsonObject, opts: ParseOptions = {}): NetConf {
+  const env = opts.env ?? {};
+  const ignored: string[] = [];
+  /** A refused path field: thrown, or for DEL noted and dropped. */
+  const refuse = (err: unknown): undefined => {
+    if (!(opts.forDel === true && err instanceof CniError && err.code === CniCode.InvalidConfig)) throw err;
+    ignored.push(err.message);
+    return undefined;
+  };
+  const checked = (check: () => string): string | undefined => {
+    try {
+      return check();
+    } catch (err) {
+      return refuse(err);
+    }
+  };
+  if (raw["stateDir"] !== undefined && raw["stateDir"] !== null) refuse(stateDirFieldRefused());
   const name = optionalString(raw, "name") ?? "";
   const type = optionalString(raw, "type") ?? "";
   const conf: NetConf = {
@@ -137,10 +160,10 @@ export function parseNetConf(raw: JsonObject): NetConf {
     name,
     type,
     dns: parseDns(raw),
-    runtimeConfig: parseRuntimeConfig(raw),
+    runtimeConfig: parseRuntimeConfig(raw, (path) => checked(() => checkDeviceInfoPath(path, env))),
     argsCni: parseArgsCni(raw),
-    stateDir: checkAbsolutePath(optionalString(raw, "stateDir") ?? DEFAULT_STATE_DIR, "stateDir"),
     logLevel: "info",
+    ignored,
   };
   const ipam = optionalObject(raw, "ipam");
   const ipamType = ipam === undefined ? undefined : optionalString(ipam, "type", "ipam.type");
@@ -154,6 +177,7 @@ export function parseNetConf(raw: JsonObject): NetConf {
     conf.logLevel = level as LogLevel;
   }
   const logFile = optionalString(raw, "logFile");
-  if (logFile !== undefined && logFile !== "") conf.logFile = checkAbsolutePath(logFile, "logFile");
+  const checkedLog = logFile === undefined || logFile === "" ? undefined : checked(() => checkLogFile(logFile, env));
+  if (checkedLog !== undefined) conf.logFile = checkedLog;
   return conf;
 }

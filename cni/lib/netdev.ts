@@ -10,10 +10,16 @@ import { cmd, NativeError, type Command, type Link, type NativeClient } from "..
 import { causeText, cniErrorFromNative, isNotFound } from "./errno.js";
 import { CniCode, CniError, errorMessage } from "./errors.js";
 import type { Logger } from "./log.js";
+import { randomHex } from "./random.js";
 import type { UndoStack } from "./undo.js";
 
 /** The helper's own netns, which is the host's: the plugin runs in the host netns. */
 export const HOST_NETNS = "/proc/self/ns/net";
+
+/** A fresh path for the temporary netns of one ADD (recorded in the state before it is created). */
+export function newTmpNetnsPath(): string {
+  return `/run/netns/acn-${randomHex(6)}`;
+}
 
 export interface NetdevSnapshot {
   name: string;
@@ -42,8 +48,9 @@ export interface MoveInOptions {
   ifname: string;
   /** Path for the temporary netns (recorded in state before it is created). */
   tmpNetns: string;
-  mac?: string;
-  mtu?: number;
+  /** MAC and MTU to set in the pod; undefined keeps the device's. */
+  mac?: string | undefined;
+  mtu?: number | undefined;
   /** Test fault points, called after each step. */
   fault: (step: string) => void;
   /** Finds the netdev in the host when it is not where we left it (by PCI address). */

@@ -161,6 +161,46 @@ export function readVdpaDevice(roots: VdpaRoots, name: string): VdpaIdentity | n
   };
 }
 
+/** The last PCI address among a sysfs path's directories (the device itself, its last component, excluded). */
+function nearestPciInPath(path: string): string | null {
+  const dirs = path.split("/").slice(0, -1);
+  for (let i = dirs.length - 1; i >= 0; i--) {
+    const name = dirs[i] as string;
+    if (pciAddressPattern.test(name)) return name;
+  }
+  return null;
+}
+
+/**
+ * Whether the PCI function `pciAddress` has a vdpa device (its nearest PCI ancestor, as findVdpaDevice
+ * counts them: directly under it, or under an auxiliary device of it). Cheap enough for mode selection:
+ * one readdir of the vdpa bus and one readlink per vdpa device, whose link target spells its sysfs path.
+ * No vdpa bus: false.
+ */
+export function pciHasVdpaDevice(roots: VdpaRoots, pciAddress: string): boolean {
+  const bus = vdpaBusDir(roots);
+  let names: string[];
+  try {
+    names = readdirSync(bus);
+  } catch {
+    return false;
+  }
+  return names.some((name) => {
+    try {
+      return nearestPciInPath(readlinkSync(join(bus, name))) === pciAddress;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Whether a device ID names a vdpa device: by its name on the vdpa bus, or as the PCI function that has one. */
+export function namesVdpaDevice(roots: VdpaRoots, id: string): boolean {
+  if (vdpaNamePattern.test(id) && existsSync(join(vdpaBusDir(roots), id))) return true;
+  const lower = id.toLowerCase();
+  return pciAddressPattern.test(lower) && pciHasVdpaDevice(roots, lower);
+}
+
 /** Every vdpa device whose nearest PCI ancestor is `pciAddress`. */
 function vdpaDevicesOfPci(roots: VdpaRoots, pciAddress: string): VdpaIdentity[] {
   return entries(vdpaBusDir(roots))

@@ -2,7 +2,9 @@
 //
 // Mode selection (one CNI type, `accelnet`, for every attachment kind), first rule that applies wins:
 //   1. `accelnetMode`: "macvlan" | "sriov" | "vdpa"  -- explicit, optional; any other value is code 7
-//   2. a `vdpaDriver` field, or a device ID that names a vDPA device (a name under /sys/bus/vdpa/devices)
+//   2. a `vdpaDriver` field, or a device ID that names a vDPA device: a name under /sys/bus/vdpa/devices,
+//      or the PCI address of a function that has a vdpa device (the device plugin's vdpa pools hand out
+//      the parent VF's address; one readdir of the vdpa bus, only for a PCI-address device ID)
 //                                                     -> vdpa
 //   3. a device ID (runtimeConfig.deviceID, then top-level deviceID, then pciBusID)
 //                                                     -> sriov  (sriov-cni configs select it unchanged)
@@ -11,11 +13,11 @@
 // A mode missing from the registry fails with code 7 "the mode is not available yet".
 //
 // Modes register explicitly (createRegistry), nothing registers itself on import.
-import { existsSync } from "node:fs";
 import { CniCode, CniError } from "../lib/errors.js";
 import { collectGarbage } from "../lib/gc.js";
 import { isObject, isString, type JsonObject } from "../lib/is.js";
 import { invalidConfig } from "../lib/netconf.js";
+import { HOST_ROOTS, namesVdpaDevice, type VdpaRoots } from "../lib/vdpa.js";
 import type { CniFuncs, CniRequest } from "../skel/types.js";
 import { macvlan } from "./macvlan.js";
 import { sriov } from "./sriov.js";
@@ -25,14 +27,10 @@ import { vdpa } from "./vdpa.js";
 export type { Mode, ModeName } from "./mode.js";
 
 export interface SelectOptions {
-  /** Whether a device ID names a vDPA device (default: /sys/bus/vdpa/devices/<id> exists). */
+  /** Whether a device ID names a vDPA device (default: namesVdpaDevice under `roots`). */
   isVdpaDevice?: (id: string) => boolean;
-}
-
-const vdpaNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,30}$/;
-
-export function sysfsIsVdpaDevice(id: string): boolean {
-  return vdpaNamePattern.test(id) && existsSync(`/sys/bus/vdpa/devices/${id}`);
+  /** sysfs root for the default check (default /sys; tests use fake trees). */
+  roots?: VdpaRoots;
 }
 
 /** The device ID a config carries, in sriov-cni's order of precedence. */
@@ -51,7 +49,7 @@ export function selectMode(raw: JsonObject, opts: SelectOptions = {}): ModeName 
     return explicit as ModeName;
   }
   const deviceId = deviceIdOf(raw);
-  const isVdpa = opts.isVdpaDevice ?? sysfsIsVdpaDevice;
+  const isVdpa = opts.isVdpaDevice ?? ((id: string) => namesVdpaDevice(opts.roots ?? HOST_ROOTS, id));
   if (raw["vdpaDriver"] !== undefined || (deviceId !== undefined && isVdpa(deviceId))) return "vdpa";
   if (deviceId !== undefined) return "sriov";
   return "macvlan";

@@ -3,29 +3,33 @@
 // ipam, dns. Kernel work goes through the helper in batches: ADD is one batch to create the link
 // (two when `master` is absent and the default-route interface must be found), the IPAM exec, then one
 // batch to configure addresses, sysctls, up and routes. DEL is the IPAM exec plus one batch.
-import { mkdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { cmd, NativeError, type Link, type MacvlanMode, type NativeClient } from "../../native/client/index.js";
 import {
-  cmd,
-  NativeError,
-  type Command,
-  type Link,
-  type MacvlanMode,
-  type NativeClient,
-} from "../../native/client/index.js";
-import { randomHex } from "../lib/random.js";
+  deleteAttachment,
+  ipamAdd,
+  ipamCall,
+  ipamDelFromState,
+  ipamStatus,
+  newAttachmentState,
+  pathExists,
+  probeStateDir,
+  requireNetns,
+  unavailableError,
+  withAttachmentLock,
+} from "../lib/attachment.js";
+import { netdevDiffers, prevInterfaceOf } from "../lib/check.js";
+import { configureInterface } from "../lib/configure.js";
 import { cniErrorFromNative, isNotFound } from "../lib/errno.js";
-import { CniCode, CniError, errorCode, errorMessage } from "../lib/errors.js";
+import { CniCode, CniError } from "../lib/errors.js";
+import { macFrom } from "../lib/fields.js";
 import { lockTimeout } from "../lib/gc.js";
-import { callIpam, type IpamCommand } from "../lib/ipam.js";
-import { attachmentLockPath, hostObjectLockPath, withLock } from "../lib/lock.js";
+import { hostObjectLockPath, withLock } from "../lib/lock.js";
 import type { Logger } from "../lib/log.js";
 import { invalidConfig, optionalBoolean, optionalInteger, optionalString, type NetConf } from "../lib/netconf.js";
-import { familyOf, parseResult, type Interface, type Result, type Route } from "../lib/result.js";
-import { StateStore, STATE_FORMAT, writeFileAtomic, type AttachmentState } from "../lib/state.js";
+import { randomHex } from "../lib/random.js";
+import type { Interface, Result } from "../lib/result.js";
+import { StateStore, type AttachmentState } from "../lib/state.js";
 import { UndoStack } from "../lib/undo.js";
-import { parseNetConf } from "../lib/netconf.js";
-import { isObject } from "../lib/is.js";
 import type { CniRequest } from "../skel/types.js";
 import type { Mode } from "./mode.js";
 
@@ -49,15 +53,6 @@ export interface MacvlanConf {
 // ---------------------------------------------------------------- parseConf
 
 const ifnamePattern = /^[^/:\s]{1,15}$/u;
-const macPattern = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-
-function checkMac(mac: string, field: string): string {
-  const lower = mac.toLowerCase();
-  if (!macPattern.test(lower)) throw invalidConfig(field, `"${mac}" is not a MAC address (xx:xx:xx:xx:xx:xx)`);
-  if ((parseInt(lower.slice(0, 2), 16) & 1) === 1) throw invalidConfig(field, `"${mac}" is a multicast address`);
-  if (lower === "00:00:00:00:00:00") throw invalidConfig(field, `"${mac}" is all zeros`);
-  return lower;
-}
 
 export function parseConf(req: Pick<CniRequest, "conf" | "cniArgs">): MacvlanConf {
   const raw = req.conf.raw;
@@ -80,14 +75,8 @@ export function parseConf(req: Pick<CniRequest, "conf" | "cniArgs">): MacvlanCon
   if (mtu !== 0 && mtu < MIN_MTU)
     throw invalidConfig("mtu", `${mtu} is below the minimum ${MIN_MTU} (0 inherits the master's)`);
   conf.mtu = mtu;
-  const macSources: [string | undefined, string][] = [
-    [req.conf.runtimeConfig.mac, "runtimeConfig.mac"],
-    [req.conf.argsCni.mac, "args.cni.mac"],
-    [req.cniArgs.mac, "CNI_ARGS MAC"],
-    [optionalString(raw, "mac"), "mac"],
-  ];
-  const mac = macSources.find(([value]) => value !== undefined && value !== "");
-  if (mac !== undefined) conf.mac = checkMac(mac[0] as string, mac[1]);
+  const mac = macFrom(req.conf, req.cniArgs);
+  if (mac !== undefined) conf.mac = mac;
   conf.linkInContainer = optionalBoolean(raw, "linkInContainer") ?? false;
   const bcqueuelen = optionalInteger(raw, "bcqueuelen", 0, 2 ** 31 - 1);
   if (bcqueuelen !== undefined && bcqueuelen !== 0) conf.bcqueuelen = bcqueuelen;
@@ -98,8 +87,8 @@ export function parseConf(req: Pick<CniRequest, "conf" | "cniArgs">): MacvlanCon
 
 export async function add(req: CniRequest): Promise<Result> {
   const conf = parseConf(req);
-  const native = req.deps.native(conf.net.stateDir, req.env);
-  requireNetnsExists(req.netns);
+  const native = req.deps.native(req.stateDir, req.env);
+  requireNetns(req.netns);
   return withAttachmentLock(req, async () => {
     const undo = new UndoStack(req.log);
     return undo.guard(async () => {
@@ -130,7 +119,7 @@ export async function add(req: CniRequest): Promise<Result> {
       ] as const;
       let link: Link;
       await withLock(
-        hostObjectLockPath(conf.net.stateDir, "master", `${masterNetns ?? ""}:${master}`),
+        hostObjectLockPath(req.stateDir, "master", `${masterNetns ?? ""}:${master}`),
         {
           what: `master "${master}"`,
           ...lockTimeout(req),
@@ -158,34 +147,16 @@ export async function add(req: CniRequest): Promise<Result> {
       };
       let ipamVersion: string | null = null;
 
-      // 2. IPAM ADD; its undo is IPAM DEL.
+      // 2. IPAM ADD; its undo is IPAM DEL. 3. One batch inside the netns: notify sysctls, addresses, up,
+      //    routes. Their effects die with the link, so the link's undo covers them.
       if (conf.net.ipamType !== undefined) {
-        const ipam = await callIpam(ipamRequest(req, conf.net.ipamType, "ADD"), req.cniVersion);
-        ipamVersion = ipam.version;
-        undo.push(`IPAM "${conf.net.ipamType}" ADD`, async () => {
-          await callIpam(ipamRequest(req, conf.net.ipamType as string, "DEL", ipamVersion), req.cniVersion);
-        });
-        const ipamResult = ipam.result;
-        if (ipamResult === null || ipamResult.ips.length === 0) {
-          throw new CniError(CniCode.IpamFailed, `Cannot use IPAM plugin "${conf.net.ipamType}" result: no IP config`);
-        }
-        result.ips = ipamResult.ips.map((ip) => ({ ...ip, interface: 0 }));
-        result.routes = ipamResult.routes;
-        if (Object.keys(conf.net.dns).length === 0) result.dns = ipamResult.dns;
-
-        // 3. One batch inside the netns: notify sysctls, addresses, up, routes. Their effects die with
-        //    the link, so the link's undo covers them.
-        try {
-          await native.run(configureCommands(req, result, req.log));
-        } catch (err) {
-          throw cniErrorFromNative(err, `configure interface "${req.ifname}" in netns`, req.netns);
-        }
+        ipamVersion = await ipamAdd(req, conf.net.ipamType, result, undo);
+        await configureInterface(native, req, result);
       }
 
       // 4. State before the result is printed: DEL, CHECK and GC rely on it.
-      new StateStore(conf.net.stateDir).write(
-        stateOf(req, result, { master, masterNetns, mode: conf.mode, ipamVersion }),
-      );
+      const data = { master, masterNetns, mode: conf.mode, ipamVersion };
+      new StateStore(req.stateDir).write(newAttachmentState(req, "macvlan", data, result));
       req.log.info(`added macvlan "${req.ifname}" on "${master}" (${conf.mode}) in "${req.netns}"`);
       return result;
     });
@@ -194,22 +165,6 @@ export async function add(req: CniRequest): Promise<Result> {
 
 function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-function requireNetnsExists(netns: string): void {
-  try {
-    statSync(netns);
-  } catch (err) {
-    if (errorCode(err) === "ENOENT") {
-      throw new CniError(CniCode.UnknownContainer, `Cannot open netns "${netns}": no such file or directory`);
-    }
-    throw new CniError(CniCode.InvalidEnvironment, `Cannot open netns "${netns}": ${errorMessage(err)}`);
-  }
-}
-
-function withAttachmentLock<T>(req: CniRequest, fn: () => Promise<T>): Promise<T> {
-  const path = attachmentLockPath(req.conf.stateDir, req.containerID, req.ifname);
-  return withLock(path, { what: `attachment "${req.containerID}/${req.ifname}"`, ...lockTimeout(req) }, fn);
 }
 
 function pushDeleteLink(undo: UndoStack, native: NativeClient, netns: string, name: () => string): void {
@@ -274,101 +229,15 @@ function interfaceOf(req: CniRequest, link: Link): Interface {
   return intf;
 }
 
-const scopeNames: Record<number, "universe" | "link" | "host"> = { 0: "universe", 253: "link", 254: "host" };
-
-/** The gateway of the first IP of each family fills in routes without one (libcni ConfigureIface). */
-export function routesWithGateways(result: Result): Route[] {
-  const gw4 = result.ips.find((ip) => ip.gateway !== undefined && familyOf(ip.gateway) === 4)?.gateway;
-  const gw6 = result.ips.find((ip) => ip.gateway !== undefined && familyOf(ip.gateway) === 6)?.gateway;
-  return result.routes.map((r) => {
-    if (r.gw !== undefined) return r;
-    const gw = familyOf(r.dst) === 4 ? gw4 : gw6;
-    return gw === undefined ? r : { ...r, gw };
-  });
-}
-
-export function configureCommands(
-  req: Pick<CniRequest, "netns" | "ifname">,
-  result: Result,
-  log: Logger,
-): Command<unknown>[] {
-  const at = { netns: req.netns, name: req.ifname };
-  const cmds: Command<unknown>[] = [cmd.sysctlSet({ ...at, key: "arp_notify", value: 1 })];
-  if (result.ips.some((ip) => familyOf(ip.address) === 6))
-    cmds.push(cmd.sysctlSet({ ...at, key: "ndisc_notify", value: 1 }));
-  for (const ip of result.ips) cmds.push(cmd.addrAdd({ ...at, addr: ip.address }));
-  cmds.push(cmd.linkUp(at));
-  for (const r of routesWithGateways(result)) {
-    if (r.mtu !== undefined || r.advmss !== undefined) log.warning(`route "${r.dst}": mtu/advmss are not applied`);
-    const scope = r.scope === undefined ? undefined : scopeNames[r.scope];
-    cmds.push(
-      cmd.routeAdd({
-        netns: req.netns,
-        dst: r.dst,
-        name: req.ifname,
-        ...opt("gw", r.gw),
-        ...opt("metric", r.priority),
-        ...opt("table", r.table),
-        ...opt("scope", scope),
-      }),
-    );
-  }
-  return cmds;
-}
-
-function ipamRequest(req: CniRequest, type: string, command: IpamCommand, knownVersion?: unknown) {
-  return {
-    type,
-    command,
-    stdin: req.stdin,
-    env: req.env,
-    log: req.log,
-    ...(typeof knownVersion === "string" ? { knownVersion } : {}),
-  };
-}
-
-function stateOf(req: CniRequest, result: Result, data: Record<string, unknown>): AttachmentState {
-  return {
-    format: STATE_FORMAT,
-    containerID: req.containerID,
-    ifname: req.ifname,
-    netns: req.netns,
-    network: req.conf.name,
-    mode: "macvlan",
-    cniVersion: req.cniVersion,
-    config: req.stdin,
-    cniArgs: req.args,
-    cniPath: req.path,
-    result,
-    data,
-    createdAt: new Date().toISOString(),
-  };
-}
-
 // ---------------------------------------------------------------- del
 
 /** DEL: IPAM DEL first (always attempted), then the link; a missing netns, link or state is success. */
 export async function del(req: CniRequest): Promise<void> {
   const conf = parseConf(req);
-  const native = req.deps.native(conf.net.stateDir, req.env);
-  const store = new StateStore(conf.net.stateDir);
-  await withAttachmentLock(req, async () => {
-    const state = store.read(req.containerID, req.ifname);
-    let ipamError: CniError | undefined = undefined;
-    if (conf.net.ipamType !== undefined) {
-      try {
-        // The version IPAM accepted at ADD (stored) saves the fallback round trip.
-        const known = state?.cniVersion === req.cniVersion ? state.data["ipamVersion"] : undefined;
-        await callIpam(ipamRequest(req, conf.net.ipamType, "DEL", known), req.cniVersion);
-      } catch (err) {
-        // Still remove the link; report IPAM's error afterwards so the runtime retries DEL.
-        ipamError = err instanceof CniError ? err : new CniError(CniCode.IpamFailed, errorMessage(err), { cause: err });
-      }
-    }
-    await deleteLink(native, req.netns, req.ifname, state !== null && state.netns === req.netns, req.log);
-    if (ipamError !== undefined) throw ipamError;
-    store.remove(req.containerID, req.ifname);
-  });
+  const native = req.deps.native(req.stateDir, req.env);
+  await deleteAttachment(req, conf.net.ipamType, (state) =>
+    deleteLink(native, req.netns, req.ifname, state !== null && state.netns === req.netns, req.log),
+  );
 }
 
 /**
@@ -400,44 +269,12 @@ async function deleteLink(
   }
 }
 
-function pathExists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** GC: releases a stored attachment with the config and environment it was added with. */
 export async function release(state: AttachmentState, req: CniRequest): Promise<void> {
-  const stored: unknown = JSON.parse(state.config);
-  const storedConf = isObject(stored) ? parseNetConf(stored) : req.conf;
-  if (storedConf.ipamType !== undefined) {
-    const env = {
-      ...req.env,
-      CNI_CONTAINERID: state.containerID,
-      CNI_IFNAME: state.ifname,
-      CNI_NETNS: pathExists(state.netns) ? state.netns : "",
-      CNI_ARGS: state.cniArgs,
-      CNI_PATH: req.path,
-    };
-    const known = state.data["ipamVersion"];
-    await callIpam(
-      {
-        type: storedConf.ipamType,
-        command: "DEL",
-        stdin: state.config,
-        env,
-        log: req.log,
-        ...(typeof known === "string" ? { knownVersion: known } : {}),
-      },
-      state.cniVersion,
-    );
-  }
-  const native = req.deps.native(req.conf.stateDir, req.env);
+  await ipamDelFromState(state, req.env, req.log, pathExists(state.netns) ? state.netns : "");
+  const native = req.deps.native(req.stateDir, req.env);
   await deleteLink(native, state.netns, state.ifname, true, req.log);
-  new StateStore(req.conf.stateDir).remove(state.containerID, state.ifname);
+  new StateStore(req.stateDir).remove(state.containerID, state.ifname);
 }
 
 // ---------------------------------------------------------------- check
@@ -445,18 +282,12 @@ export async function release(state: AttachmentState, req: CniRequest): Promise<
 /** CHECK: the link is in the netns, is a macvlan with the configured mode and the MAC, IPs and routes of prevResult. */
 export async function check(req: CniRequest): Promise<void> {
   const conf = parseConf(req);
-  const mismatch = (why: string) =>
-    new CniError(CniCode.CheckMismatch, `Cannot check interface "${req.ifname}": ${why}`);
-  if (conf.net.prevResult === undefined) throw invalidConfig("prevResult", "missing (CHECK needs it)");
-  const prev = parseResult(conf.net.prevResult, req.cniVersion);
-  const index = prev.interfaces.findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
-  const intf = prev.interfaces[index];
-  if (intf === undefined) throw mismatch(`prevResult has no interface "${req.ifname}" in netns "${req.netns}"`);
-  requireNetnsExists(req.netns);
+  const p = prevInterfaceOf(req, conf.net);
+  requireNetns(req.netns);
 
-  if (conf.net.ipamType !== undefined) await callIpam(ipamRequest(req, conf.net.ipamType, "CHECK"), req.cniVersion);
+  if (conf.net.ipamType !== undefined) await ipamCall(req, conf.net.ipamType, "CHECK");
 
-  const native = req.deps.native(conf.net.stateDir, req.env);
+  const native = req.deps.native(req.stateDir, req.env);
   const masterNetns = conf.linkInContainer ? req.netns : undefined;
   const show = [
     cmd.linkShow({ netns: req.netns, name: req.ifname, addrs: true, routes: true }),
@@ -467,7 +298,7 @@ export async function check(req: CniRequest): Promise<void> {
     [shown] = await native.run(show);
   } catch (err) {
     if (err instanceof NativeError && err.index === 0 && isNotFound(err))
-      throw mismatch(`no such interface in netns "${req.netns}"`);
+      throw p.mismatch(`no such interface in netns "${req.netns}"`);
     if (err instanceof NativeError && err.index === 1 && isNotFound(err)) {
       throw new CniError(CniCode.InvalidConfig, `Cannot find master "${conf.master}": no such interface`, {
         cause: err,
@@ -476,43 +307,11 @@ export async function check(req: CniRequest): Promise<void> {
     throw cniErrorFromNative(err, `show interface "${req.ifname}" in netns`, req.netns);
   }
   const { link } = shown;
-  if (link.kind !== "macvlan") throw mismatch(`it is a ${link.kind ?? "device without a kind"}, not a macvlan`);
+  if (link.kind !== "macvlan") throw p.mismatch(`it is a ${link.kind ?? "device without a kind"}, not a macvlan`);
   if (link.macvlanMode !== conf.mode)
-    throw mismatch(`macvlan mode is ${link.macvlanMode ?? "unknown"}, config says ${conf.mode}`);
-  if (intf.mac !== undefined && intf.mac.toLowerCase() !== link.mac?.toLowerCase()) {
-    throw mismatch(`MAC is ${link.mac ?? "none"}, prevResult says ${intf.mac}`);
-  }
-  const addrs = new Set((shown.addrs ?? []).map((a) => `${canonicalIp(a.address)}/${a.prefixlen}`));
-  for (const ip of prev.ips) {
-    if (ip.interface !== undefined && ip.interface !== index) continue;
-    if (!addrs.has(canonicalCidr(ip.address))) throw mismatch(`address ${ip.address} is missing`);
-  }
-  const routes = (shown.routes ?? []).map((r) => ({
-    dst: canonicalCidr(r.dst),
-    gw: r.gateway === null ? undefined : canonicalIp(r.gateway),
-  }));
-  for (const want of routesWithGateways(prev)) {
-    const found = routes.some(
-      (r) => r.dst === canonicalCidr(want.dst) && (want.gw === undefined || r.gw === canonicalIp(want.gw)),
-    );
-    if (!found) throw mismatch(`route ${want.dst}${want.gw === undefined ? "" : ` via ${want.gw}`} is missing`);
-  }
-}
-
-/** One spelling per address ("fd00:0::1" and "fd00::1" compare equal); IPv4 unchanged. */
-export function canonicalIp(ip: string): string {
-  if (!ip.includes(":")) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip.toLowerCase();
-  }
-}
-
-function canonicalCidr(cidr: string): string {
-  const slash = cidr.indexOf("/");
-  if (slash < 0) return canonicalIp(cidr);
-  return `${canonicalIp(cidr.slice(0, slash))}${cidr.slice(slash)}`;
+    throw p.mismatch(`macvlan mode is ${link.macvlanMode ?? "unknown"}, config says ${conf.mode}`);
+  const differs = netdevDiffers(shown, p);
+  if (differs !== null) throw p.mismatch(differs);
 }
 
 // ---------------------------------------------------------------- status
@@ -520,20 +319,14 @@ function canonicalCidr(cidr: string): string {
 /** STATUS: 50 unless the state dir is writable, the helper runs and the master exists; then IPAM STATUS. */
 export async function status(req: CniRequest): Promise<void> {
   const conf = parseConf(req);
-  const unavailable = (why: string, cause?: unknown) =>
-    new CniError(CniCode.PluginNotAvailable, `Cannot serve ADD on network "${conf.net.name}": ${why}`, { cause });
+  const unavailable = unavailableError(req);
   try {
-    // A probe file (not an attachment state, so a concurrent GC never sees it).
-    const store = new StateStore(conf.net.stateDir);
-    const probe = join(store.dir, `.status-probe-${process.pid}`);
-    mkdirSync(store.dir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(probe, "");
-    rmSync(probe, { force: true });
+    probeStateDir(req.stateDir);
   } catch (err) {
-    throw unavailable(errorMessage(err), err);
+    throw unavailable(err);
   }
   try {
-    const native = req.deps.native(conf.net.stateDir, req.env);
+    const native = req.deps.native(req.stateDir, req.env);
     if (conf.linkInContainer) {
       await native.run([cmd.linkList({})]); // the master lives in pod netnses: only check the helper runs
     } else if (conf.master === undefined) {
@@ -544,20 +337,9 @@ export async function status(req: CniRequest): Promise<void> {
       });
     }
   } catch (err) {
-    throw unavailable(errorMessage(err), err);
+    throw unavailable(err);
   }
-  if (conf.net.ipamType !== undefined) {
-    try {
-      await callIpam(ipamRequest(req, conf.net.ipamType, "STATUS"), req.cniVersion);
-    } catch (err) {
-      if (
-        err instanceof CniError &&
-        (err.code === CniCode.PluginNotAvailable || err.code === CniCode.LimitedConnectivity)
-      )
-        throw err;
-      throw unavailable(errorMessage(err), err);
-    }
-  }
+  await ipamStatus(req, conf.net.ipamType, unavailable);
 }
 
 export const macvlan: Mode = { name: "macvlan", add, del, check, status, release };

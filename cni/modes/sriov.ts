@@ -7,51 +7,46 @@
 //   resolve, lock, snapshot, vf-mac, vf-vlan, vf-spoofchk, vf-trust, vf-link_state, vf-rate,
 //   kernel mode only: tmp-netns, move-tmp, altname, move-pod, mac, mtu;
 //   then ipam, configure (kernel mode), device-info, done.
-import { randomBytes } from "node:crypto";
 import { cmd, type Link, type NativeClient, type Vf } from "../../native/client/index.js";
+import { ipamAdd, ipamCall, requireNetns, withAttachmentLock } from "../lib/attachment.js";
+import { netdevDiffers, prevInterfaceOf, showPodNetdev } from "../lib/check.js";
+import { configureInterface } from "../lib/configure.js";
 import {
+  addDeviceInfo,
+  claimForAdd,
+  completeStateOf,
+  deleteDeviceAttachment,
   deviceModeStatus,
-  ipamAdd,
-  ipamDel,
-  ipamDelFromState,
-  newAttachmentState,
   reconcileOrphans,
-  releaseDevice,
-  requireNetns,
+  recordState,
+  releaseDeviceAttachment,
+  requireOwner,
   TrackedUndo,
-  withAttachmentLock,
+  type DeviceData,
+  type DeviceModeParts,
+  type ReconcileOptions,
   type ReconcileReport,
-} from "../lib/attachment.js";
-import { missingAddressOrRoute } from "../lib/check.js";
-import { restoreDeviceInfo, writeDeviceInfo, type DeviceInfoRecord } from "../lib/device-info.js";
+} from "../lib/device-attachment.js";
+import { restoreDeviceInfo } from "../lib/device-info.js";
 import { cniErrorFromNative, isNotFound } from "../lib/errno.js";
 import { CniCode, CniError } from "../lib/errors.js";
 import { faultPoint } from "../lib/fault.js";
-import { checkPciAddress, deviceIdFrom, macFrom, optionalChoice } from "../lib/fields.js";
+import { checkPciAddress, macFrom, optionalChoice, optionalMtu, requiredDeviceId } from "../lib/fields.js";
 import { lockTimeout } from "../lib/gc.js";
-import { callIpam } from "../lib/ipam.js";
 import type { Logger } from "../lib/log.js";
 import {
   deleteTmpNetns,
   moveNetdevIn,
+  newTmpNetnsPath,
   returnNetdevToHost,
   snapshotNetdev,
   type NetdevPlace,
   type NetdevSnapshot,
 } from "../lib/netdev.js";
-import { checkAbsolutePath, invalidConfig, optionalInteger, type NetConf } from "../lib/netconf.js";
-import {
-  claimDevice,
-  deviceKey,
-  netnsInode,
-  OwnerMarkers,
-  ownerOf,
-  sameAttachment,
-  withDeviceLock,
-  type DeviceOwner,
-} from "../lib/owner.js";
-import { parseResult, type Result } from "../lib/result.js";
-import { StateStore, type AttachmentState } from "../lib/state.js";
+import { invalidConfig, optionalInteger, type NetConf } from "../lib/netconf.js";
+import { deviceKey, netnsInode, withDeviceLock, type DeviceOwner } from "../lib/owner.js";
+import type { Result } from "../lib/result.js";
+import type { AttachmentState } from "../lib/state.js";
 import {
   applyVfSetting,
   DPDK_DRIVERS,
@@ -66,7 +61,6 @@ import {
   type VfSettings,
 } from "../lib/vf.js";
 import type { CniRequest } from "../skel/types.js";
-import { configureCommands } from "./macvlan.js";
 import type { Mode } from "./mode.js";
 
 export interface SriovConf {
@@ -83,8 +77,7 @@ export interface SriovConf {
 
 export function parseConf(req: Pick<CniRequest, "conf" | "cniArgs">): SriovConf {
   const raw = req.conf.raw;
-  const id = deviceIdFrom(req.conf);
-  if (id === undefined) throw invalidConfig("deviceID", "missing (runtimeConfig.deviceID, deviceID or pciBusID)");
+  const id = requiredDeviceId(req.conf);
   const deviceID = checkPciAddress(id.value, id.field);
   const s: VfSettings = {};
   const mac = macFrom(req.conf, req.cniArgs);
@@ -118,20 +111,17 @@ export function parseConf(req: Pick<CniRequest, "conf" | "cniArgs">): SriovConf 
   if (max !== undefined) s.maxTxRate = max;
 
   const conf: SriovConf = { net: req.conf, deviceID, settings: s };
-  const mtu = optionalInteger(raw, "mtu", 0, 65535);
-  if (mtu !== undefined && mtu !== 0) {
-    if (mtu < 68) throw invalidConfig("mtu", `${mtu} is below the minimum 68`);
-    conf.mtu = mtu;
-  }
-  const info = req.conf.runtimeConfig.CNIDeviceInfoFile;
-  if (info !== undefined) conf.deviceInfoFile = checkAbsolutePath(info, "runtimeConfig.CNIDeviceInfoFile");
+  const mtu = optionalMtu(raw);
+  if (mtu !== undefined) conf.mtu = mtu;
+  const info = req.conf.runtimeConfig.CNIDeviceInfoFile; // its place is checked (trusted-paths.ts)
+  if (info !== undefined) conf.deviceInfoFile = info;
   return conf;
 }
 
 // ---------------------------------------------------------------- state
 
 /** What DEL, CHECK, GC and reconcile need; written before ADD changes anything. */
-export interface SriovData {
+export interface SriovData extends DeviceData {
   attach: "kernel" | "dpdk";
   vf: Omit<VfIdentity, "netdevs">;
   /** The VF as the PF reported it before ADD. */
@@ -142,14 +132,10 @@ export interface SriovData {
   /** Where ADD puts the netdev, and its temporary netns on the way. */
   place: NetdevPlace | null;
   tmpNetns: string | null;
-  deviceInfo: DeviceInfoRecord | null;
-  ipamVersion: string | null;
-  complete: boolean;
-  /** Set when the device was restored without the attachment's DEL (reclaim, reconcile). */
-  deviceRestored?: boolean;
 }
 
 const dataOf = (state: AttachmentState) => state.data as unknown as SriovData;
+const keyOf = (state: AttachmentState) => deviceKey("pci", dataOf(state).vf.addr);
 
 function classify(vf: VfIdentity): "kernel" | "dpdk" {
   if (vf.netdevs.length > 0) return "kernel";
@@ -186,15 +172,12 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
 
   async function add(req: CniRequest): Promise<Result> {
     const conf = parseConf(req);
-    const { stateDir } = conf.net;
-    const native = req.deps.native(stateDir, req.env);
+    const native = req.deps.native(req.stateDir, req.env);
     const fault = (step: string) => faultPoint(req.env, step);
     requireNetns(req.netns);
     const key = deviceKey("pci", conf.deviceID);
-    const store = new StateStore(stateDir);
-    const markers = new OwnerMarkers(stateDir);
     return withAttachmentLock(req, () =>
-      withDeviceLock(stateDir, key, lockTimeout(req), async () => {
+      withDeviceLock(req.stateDir, key, lockTimeout(req), async () => {
         const undo = new TrackedUndo(req.log);
         return undo.guard(async () => {
           // 1. Which VF: its PF netdev and VF index (kernel or DPDK mode is decided once it is ours).
@@ -202,24 +185,8 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
           fault("resolve");
 
           // 2. The owner marker (device lock held): a live owner refuses, a stale one's VF is restored first.
-          const owner = ownerOf(req, conf.net.name);
-          let reclaimed = false;
-          const reclaim = async (stale: DeviceOwner) => {
-            await reclaimFrom(stateDir, stale, native, req.log);
-            reclaimed = true;
-          };
-          const claim = { reclaim, ...(opts.ownerAlive === undefined ? {} : { isAlive: opts.ownerAlive }) };
-          if (!(await claimDevice(markers, key, owner, claim))) {
-            throw new CniError(
-              CniCode.InvalidConfig,
-              `Cannot add "${req.containerID}/${req.ifname}": it already holds VF "${vf.addr}" (DEL it first)`,
-            );
-          }
-          undo.push(`owner marker of "${key}"`, () => {
-            if (!undo.failed) markers.release(key, owner);
-            return Promise.resolve();
-          });
-          if (reclaimed) vf = await platform.lookup(native, conf.deviceID);
+          const claim = { req, key, id: vf.addr, undo, native, parts, isAlive: opts.ownerAlive };
+          if (await claimForAdd(claim)) vf = await platform.lookup(native, conf.deviceID);
           const attach = classify(vf);
           if (attach === "dpdk" && conf.mtu !== undefined) {
             throw invalidConfig("mtu", `applies to a VF netdev; VF "${vf.addr}" is bound to "${vf.driver}"`);
@@ -244,17 +211,12 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
             planned: VF_SETTING_ORDER.filter((n) => n === "mac" || wantedSetting(conf.settings, n) !== undefined),
             netdev,
             place: attach === "kernel" ? { netns: req.netns, name: req.ifname } : null,
-            tmpNetns: attach === "kernel" ? `/run/netns/acn-${randomBytes(6).toString("hex")}` : null,
+            tmpNetns: attach === "kernel" ? newTmpNetnsPath() : null,
             deviceInfo: null,
             ipamVersion: null,
             complete: false,
           };
-          const state = newAttachmentState(req, "sriov", data);
-          store.write(state);
-          undo.push(`state of "${req.containerID}/${req.ifname}"`, () => {
-            if (!undo.failed) store.remove(req.containerID, req.ifname);
-            return Promise.resolve();
-          });
+          const record = recordState(req, "sriov", data, undo);
           fault("snapshot");
 
           // 4. VF settings through the PF, one per helper command, each read back (the MAC compared).
@@ -281,8 +243,8 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
               podNetns: req.netns,
               ifname: req.ifname,
               tmpNetns: data.tmpNetns as string,
-              ...(conf.settings.mac === undefined ? {} : { mac: conf.settings.mac }),
-              ...(conf.mtu === undefined ? {} : { mtu: conf.mtu }),
+              mac: conf.settings.mac,
+              mtu: conf.mtu,
               fault,
               locate: locateBy(native, vf.addr),
               owns: ownsBy(vf.addr),
@@ -299,24 +261,17 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
           });
           if (conf.net.ipamType !== undefined) data.ipamVersion = await ipamAdd(req, conf.net.ipamType, result, undo);
           fault("ipam");
-          if (netdev !== null) {
-            // arp_notify/ndisc_notify, addresses, up, routes: their effects leave with the netdev.
-            await native.run(configureCommands(req, result, req.log)).catch((err: unknown) => {
-              throw cniErrorFromNative(err, `configure interface "${req.ifname}" in netns`, req.netns);
-            });
-          }
+          // arp_notify/ndisc_notify, addresses, up, routes: their effects leave with the netdev.
+          if (netdev !== null) await configureInterface(native, req, result);
           fault("configure");
 
           // 6. The Device Information file, then the complete state; the result goes out after it.
           if (conf.deviceInfoFile !== undefined) {
             const info = { type: "pci" as const, pci: { "pci-address": vf.addr, "pf-pci-address": vf.pfAddr } };
-            const record = writeDeviceInfo(conf.deviceInfoFile, info);
-            data.deviceInfo = record;
-            undo.push(`device info file "${record.path}"`, () => Promise.resolve(restoreDeviceInfo(record)));
+            data.deviceInfo = addDeviceInfo(req, conf.deviceInfoFile, info, undo);
           }
           fault("device-info");
-          data.complete = true;
-          store.write({ ...state, result, data: data as unknown as Record<string, unknown> });
+          record.complete(result);
           fault("done");
           req.log.info(`added VF "${vf.addr}" (${attach}; VF ${vf.index} of "${vf.pfNetdev}") as "${req.ifname}"`);
           return result;
@@ -347,50 +302,17 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
     if (d.deviceInfo !== null) restoreDeviceInfo(d.deviceInfo);
   }
 
-  /** A stale owner (its netns is gone) loses the VF; its state stays for its own IPAM DEL. */
-  async function reclaimFrom(stateDir: string, stale: DeviceOwner, native: NativeClient, log: Logger) {
-    log.warning(`reclaiming a VF from "${stale.containerID}/${stale.ifname}": netns "${stale.netns}" is gone`);
-    const store = new StateStore(stateDir);
-    const state = store.read(stale.containerID, stale.ifname);
-    if (state === null || state.data["deviceRestored"] === true) return;
-    await restoreDevice(state, native, log);
-    store.write({ ...state, data: { ...state.data, deviceRestored: true } });
-  }
-
   // ---------------------------------------------------------------- del
 
   /** DEL: IPAM DEL first; then the VF from the state if the attachment still owns it; the state last. */
   async function del(req: CniRequest): Promise<void> {
     const conf = parseConf(req);
-    const native = req.deps.native(conf.net.stateDir, req.env);
-    const store = new StateStore(conf.net.stateDir);
-    await withAttachmentLock(req, async () => {
-      const state = store.read(req.containerID, req.ifname);
-      const ipam: { error?: Error } = {};
-      if (conf.net.ipamType !== undefined) {
-        const known = state?.cniVersion === req.cniVersion ? dataOf(state).ipamVersion : null;
-        await ipamDel(conf.net.ipamType, req.stdin, req.env, req.log, req.cniVersion, known).catch((err: unknown) => {
-          ipam.error = err instanceof Error ? err : new Error(String(err)); // the VF is still restored; the error makes the runtime retry DEL
-        });
-      }
-      if (state !== null) {
-        const key = deviceKey("pci", dataOf(state).vf.addr);
-        await releaseDevice(conf.net.stateDir, key, state, lockTimeout(req), () =>
-          restoreDevice(state, native, req.log),
-        );
-      }
-      if (ipam.error !== undefined) throw ipam.error;
-      store.remove(req.containerID, req.ifname); // only after the restore succeeded
-    });
+    await deleteDeviceAttachment(req, parts, conf.net.ipamType);
   }
 
   /** GC: one stored attachment that is no longer valid (collectGarbage holds its attachment lock). */
   async function release(state: AttachmentState, req: CniRequest): Promise<void> {
-    const native = req.deps.native(req.conf.stateDir, req.env);
-    await ipamDelFromState(state, req.env, req.log);
-    const key = deviceKey("pci", dataOf(state).vf.addr);
-    await releaseDevice(req.conf.stateDir, key, state, lockTimeout(req), () => restoreDevice(state, native, req.log));
-    new StateStore(req.conf.stateDir).remove(state.containerID, state.ifname);
+    await releaseDeviceAttachment(state, req, parts);
   }
 
   // ---------------------------------------------------------------- check
@@ -398,53 +320,32 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
   /** CHECK: the netdev in the pod as ADD left it (DPDK: the VF on its driver), the PF settings, IPs, routes. */
   async function check(req: CniRequest): Promise<void> {
     const conf = parseConf(req);
-    const mismatch = (why: string) =>
-      new CniError(CniCode.CheckMismatch, `Cannot check interface "${req.ifname}": ${why}`);
-    if (conf.net.prevResult === undefined) throw invalidConfig("prevResult", "missing (CHECK needs it)");
-    const prev = parseResult(conf.net.prevResult, req.cniVersion);
-    const index = prev.interfaces.findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
-    const intf = prev.interfaces[index];
-    if (intf === undefined) throw mismatch(`prevResult has no interface "${req.ifname}" in netns "${req.netns}"`);
+    const p = prevInterfaceOf(req, conf.net);
     requireNetns(req.netns);
-    const state = new StateStore(conf.net.stateDir).read(req.containerID, req.ifname);
-    if (state === null || !dataOf(state).complete) throw mismatch("accelnet has no complete state for it");
-    const d = dataOf(state);
-    if (d.vf.addr !== conf.deviceID) throw mismatch(`it holds VF "${d.vf.addr}", the config names "${conf.deviceID}"`);
-    const owner = new OwnerMarkers(conf.net.stateDir).read(deviceKey("pci", d.vf.addr));
-    if (owner === null || !sameAttachment(owner, req)) throw mismatch(`it no longer owns VF "${d.vf.addr}"`);
-    if (conf.net.ipamType !== undefined) {
-      const ipamCheck = { type: conf.net.ipamType, command: "CHECK" as const, stdin: req.stdin, env: req.env };
-      await callIpam({ ...ipamCheck, log: req.log }, req.cniVersion);
-    }
-    const native = req.deps.native(conf.net.stateDir, req.env);
+    const d = dataOf(completeStateOf(req, p));
+    if (d.vf.addr !== conf.deviceID)
+      throw p.mismatch(`it holds VF "${d.vf.addr}", the config names "${conf.deviceID}"`);
+    requireOwner(req, parts, deviceKey("pci", d.vf.addr), d.vf.addr, p);
+    if (conf.net.ipamType !== undefined) await ipamCall(req, conf.net.ipamType, "CHECK");
+    const native = req.deps.native(req.stateDir, req.env);
     const vf = await platform.lookup(native, d.vf.addr);
     if (d.attach === "dpdk" && vf.driver !== d.vf.driver) {
-      throw mismatch(`VF "${vf.addr}" is bound to "${vf.driver ?? "no driver"}", ADD found "${d.vf.driver}"`);
+      throw p.mismatch(`VF "${vf.addr}" is bound to "${vf.driver ?? "no driver"}", ADD found "${d.vf.driver}"`);
     }
     if (d.attach === "kernel") {
-      let shown;
-      try {
-        [shown] = await native.run([cmd.linkShow({ netns: req.netns, name: req.ifname, addrs: true, routes: true })]);
-      } catch (err) {
-        if (isNotFound(err)) throw mismatch(`no such interface in netns "${req.netns}"`);
-        throw cniErrorFromNative(err, `show interface "${req.ifname}" in netns`, req.netns);
-      }
-      const { link } = shown;
-      if (link.parentDev !== null && link.parentDev !== vf.addr)
-        throw mismatch(`it is "${link.parentDev}", not "${vf.addr}"`);
-      if (intf.mac !== undefined && intf.mac.toLowerCase() !== link.mac?.toLowerCase()) {
-        throw mismatch(`MAC is ${link.mac ?? "none"}, prevResult says ${intf.mac}`);
-      }
-      const mtu = conf.mtu ?? intf.mtu;
-      if (mtu !== undefined && link.mtu !== mtu) throw mismatch(`MTU is ${link.mtu}, expected ${mtu}`);
-      const missing = missingAddressOrRoute(prev, index, shown.addrs ?? [], shown.routes ?? []);
-      if (missing !== null) throw mismatch(missing);
+      const shown = await showPodNetdev(native, req, p);
+      const { parentDev } = shown.link;
+      if (parentDev !== null && parentDev !== vf.addr) throw p.mismatch(`it is "${parentDev}", not "${vf.addr}"`);
+      const differs = netdevDiffers(shown, p, conf.mtu ?? p.intf.mtu);
+      if (differs !== null) throw p.mismatch(differs);
     }
     const now = await platform.showVf(native, vf);
     for (const name of VF_SETTING_ORDER) {
       const wanted = wantedSetting(conf.settings, name);
       if (wanted !== undefined && !settingInEffect(now, wanted)) {
-        throw mismatch(`VF ${vf.index} of "${vf.pfNetdev}" has ${JSON.stringify(now)}, not ${JSON.stringify(wanted)}`);
+        throw p.mismatch(
+          `VF ${vf.index} of "${vf.pfNetdev}" has ${JSON.stringify(now)}, not ${JSON.stringify(wanted)}`,
+        );
       }
     }
   }
@@ -454,9 +355,10 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
   /** STATUS: ready when the state dir is writable and the helper works; then IPAM STATUS. */
   async function status(req: CniRequest): Promise<void> {
     parseConf(req);
-    await deviceModeStatus(req, req.deps.native(req.conf.stateDir, req.env));
+    await deviceModeStatus(req);
   }
 
+  const parts: DeviceModeParts = { noun: "VF", keyOf, restoreDevice };
   return { name: "sriov", add, del, check, status, release, restoreDevice };
 }
 
@@ -476,20 +378,8 @@ export function reconcileOrphanedVfs(
   stateDir: string,
   native: NativeClient,
   log: Logger,
-  opts: {
-    env?: Readonly<Record<string, string | undefined>>;
-    mode?: SriovMode;
-    isAlive?: (o: DeviceOwner) => boolean;
-  } = {},
+  opts: ReconcileOptions & { mode?: SriovMode } = {},
 ): Promise<ReconcileReport> {
   const mode = opts.mode ?? sriov;
-  const restore = (state: AttachmentState) => mode.restoreDevice(state, native, log);
-  return reconcileOrphans({
-    stateDir,
-    bus: "pci",
-    log,
-    env: opts.env ?? {},
-    restore,
-    ...(opts.isAlive === undefined ? {} : { isAlive: opts.isAlive }),
-  });
+  return reconcileOrphans(stateDir, "pci", (state) => mode.restoreDevice(state, native, log), log, opts);
 }

@@ -18,47 +18,44 @@
 // ADD steps (names for ACCELNET_TEST_FAULT; each fault fires right after its step succeeded):
 //   resolve, lock, snapshot, rebind; vhost: config-mac, vhost-info;
 //   virtio: tmp-netns, move-tmp, altname, move-pod, mac, mtu; then ipam, configure, device-info, done.
-import { randomBytes } from "node:crypto";
 import { cmd, type NativeClient, type VdpaDevice } from "../../native/client/index.js";
+import { ipamAdd, ipamCall, requireNetns, withAttachmentLock } from "../lib/attachment.js";
+import { netdevDiffers, prevInterfaceOf, showPodNetdev } from "../lib/check.js";
+import { configureInterface } from "../lib/configure.js";
 import {
+  addDeviceInfo,
+  claimForAdd,
+  completeStateOf,
+  deleteDeviceAttachment,
   deviceModeStatus,
-  ipamAdd,
-  ipamDel,
-  ipamDelFromState,
-  newAttachmentState,
   reconcileOrphans,
-  releaseDevice,
-  requireNetns,
+  recordState,
+  releaseDeviceAttachment,
+  requireOwner,
   TrackedUndo,
-  withAttachmentLock,
+  type DeviceData,
+  type DeviceModeParts,
+  type ReconcileOptions,
   type ReconcileReport,
-} from "../lib/attachment.js";
-import { missingAddressOrRoute } from "../lib/check.js";
-import { netnsCmd } from "../lib/device-commands.js";
-import { restoreDeviceInfo, writeDeviceInfo, type DeviceInfoRecord } from "../lib/device-info.js";
-import { cniErrorFromNative, isNotFound } from "../lib/errno.js";
+} from "../lib/device-attachment.js";
+import { restoreDeviceInfo } from "../lib/device-info.js";
 import { CniCode, CniError } from "../lib/errors.js";
 import { faultPoint } from "../lib/fault.js";
-import { deviceIdFrom, macFrom, optionalChoice } from "../lib/fields.js";
+import { macFrom, optionalChoice, optionalMtu, requiredDeviceId } from "../lib/fields.js";
 import { lockTimeout } from "../lib/gc.js";
-import { callIpam } from "../lib/ipam.js";
 import type { Logger } from "../lib/log.js";
-import { moveNetdevIn, returnNetdevToHost, type NetdevPlace, type NetdevSnapshot } from "../lib/netdev.js";
-import { checkAbsolutePath, invalidConfig, optionalBoolean, optionalInteger, type NetConf } from "../lib/netconf.js";
 import {
-  claimDevice,
-  deviceKey,
-  netnsInode,
-  OwnerMarkers,
-  ownerOf,
-  sameAttachment,
-  withDeviceLock,
-  type DeviceOwner,
-} from "../lib/owner.js";
-import { parseResult, type Interface, type Result } from "../lib/result.js";
-import { StateStore, type AttachmentState } from "../lib/state.js";
+  moveNetdevIn,
+  newTmpNetnsPath,
+  returnNetdevToHost,
+  type NetdevPlace,
+  type NetdevSnapshot,
+} from "../lib/netdev.js";
+import { optionalBoolean, type NetConf } from "../lib/netconf.js";
+import { deviceKey, netnsInode, withDeviceLock, type DeviceOwner } from "../lib/owner.js";
+import type { Interface, Result } from "../lib/result.js";
+import type { AttachmentState } from "../lib/state.js";
 import {
-  chardevMismatch,
   driverChoiceOf,
   findVdpaDevice,
   HOST_ROOTS,
@@ -69,9 +66,17 @@ import {
   type VdpaIdentity,
   type VdpaRoots,
 } from "../lib/vdpa.js";
-import { bindVdpa, setVdpaConfigMac, showVdpa, snapshotVirtioNetdev } from "../lib/vdpa-device.js";
+import {
+  bindVdpa,
+  hostNetdevOf,
+  putBackConfigMac,
+  readVhostInfo,
+  vhostDiffers,
+  setVdpaConfigMac,
+  showVdpa,
+  snapshotVirtioNetdev,
+} from "../lib/vdpa-device.js";
 import type { CniRequest } from "../skel/types.js";
-import { configureCommands } from "./macvlan.js";
 import type { Mode } from "./mode.js";
 
 export interface VdpaConf {
@@ -90,27 +95,23 @@ export interface VdpaConf {
 
 export function parseConf(req: Pick<CniRequest, "conf" | "cniArgs">): VdpaConf {
   const raw = req.conf.raw;
-  const id = deviceIdFrom(req.conf);
-  if (id === undefined) throw invalidConfig("deviceID", "missing (runtimeConfig.deviceID, deviceID or pciBusID)");
+  const id = requiredDeviceId(req.conf);
   const conf: VdpaConf = { net: req.conf, deviceID: id.value, rebind: optionalBoolean(raw, "rebind") ?? false };
   const driver = optionalChoice(raw, "vdpaDriver", ["vhost", "virtio"] as const);
   if (driver !== undefined) conf.driver = driver;
   const mac = macFrom(req.conf, req.cniArgs);
   if (mac !== undefined) conf.mac = mac;
-  const mtu = optionalInteger(raw, "mtu", 0, 65535);
-  if (mtu !== undefined && mtu !== 0) {
-    if (mtu < 68) throw invalidConfig("mtu", `${mtu} is below the minimum 68`);
-    conf.mtu = mtu;
-  }
-  const info = req.conf.runtimeConfig.CNIDeviceInfoFile;
-  if (info !== undefined) conf.deviceInfoFile = checkAbsolutePath(info, "runtimeConfig.CNIDeviceInfoFile");
+  const mtu = optionalMtu(raw);
+  if (mtu !== undefined) conf.mtu = mtu;
+  const info = req.conf.runtimeConfig.CNIDeviceInfoFile; // its place is checked (trusted-paths.ts)
+  if (info !== undefined) conf.deviceInfoFile = info;
   return conf;
 }
 
 // ---------------------------------------------------------------- state
 
 /** What DEL, CHECK, GC and reconcile need; written before ADD changes anything. */
-export interface VdpaData {
+export interface VdpaData extends DeviceData {
   device: Omit<VdpaIdentity, "chardev" | "virtio">;
   mgmtdev: string;
   /** The driver bound before ADD, and the one the pod has (they differ only after a rebind). */
@@ -126,14 +127,10 @@ export interface VdpaData {
   place: NetdevPlace | null;
   tmpNetns: string | null;
   chardev: string | null;
-  deviceInfo: DeviceInfoRecord | null;
-  ipamVersion: string | null;
-  complete: boolean;
-  /** Set when the device was restored without the attachment's DEL (reclaim, reconcile). */
-  deviceRestored?: boolean;
 }
 
 const dataOf = (state: AttachmentState) => state.data as unknown as VdpaData;
+const keyOf = (state: AttachmentState) => deviceKey("vdpa", dataOf(state).device.name);
 
 /** The driver the device has and the one the pod gets; every refusal of the device (code 7, or 2). */
 function plan(conf: VdpaConf, dev: VdpaIdentity, shown: VdpaDevice) {
@@ -194,14 +191,12 @@ export interface VdpaOptions {
 export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
   const roots = opts.roots ?? HOST_ROOTS;
   const appearMs = opts.appearMs ?? 3000;
-  const hostNetdevOf = (name: string) => () => Promise.resolve(readVdpaDevice(roots, name)?.virtio?.netdevs[0] ?? null);
 
   // ---------------------------------------------------------------- add
 
   async function add(req: CniRequest): Promise<Result> {
     const conf = parseConf(req);
-    const { stateDir } = conf.net;
-    const native = req.deps.native(stateDir, req.env);
+    const native = req.deps.native(req.stateDir, req.env);
     const fault = (step: string) => faultPoint(req.env, step);
     requireNetns(req.netns);
 
@@ -212,30 +207,13 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
     fault("resolve");
 
     const key = deviceKey("vdpa", dev.name);
-    const store = new StateStore(stateDir);
-    const markers = new OwnerMarkers(stateDir);
     return withAttachmentLock(req, () =>
-      withDeviceLock(stateDir, key, lockTimeout(req), async () => {
+      withDeviceLock(req.stateDir, key, lockTimeout(req), async () => {
         const undo = new TrackedUndo(req.log);
         return undo.guard(async () => {
           // 2. The owner marker (device lock held): a live owner refuses, a stale one's device is restored first.
-          const owner = ownerOf(req, conf.net.name);
-          let reclaimed = false;
-          const reclaim = async (stale: DeviceOwner) => {
-            await reclaimFrom(stateDir, stale, native, req.log);
-            reclaimed = true;
-          };
-          const claim = { reclaim, ...(opts.ownerAlive === undefined ? {} : { isAlive: opts.ownerAlive }) };
-          if (!(await claimDevice(markers, key, owner, claim))) {
-            throw new CniError(
-              CniCode.InvalidConfig,
-              `Cannot add "${req.containerID}/${req.ifname}": it already holds vDPA device "${dev.name}" (DEL it first)`,
-            );
-          }
-          undo.push(`owner marker of "${key}"`, () => {
-            if (!undo.failed) markers.release(key, owner);
-            return Promise.resolve();
-          });
+          const claim = { req, key, id: dev.name, undo, native, parts, isAlive: opts.ownerAlive };
+          const reclaimed = await claimForAdd(claim);
           // Read again under the lock: a reclaim (or a change before we held it) may have rebound it.
           const locked = readVdpaDevice(roots, dev.name);
           if (locked === null)
@@ -261,19 +239,13 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
             originalNetdev,
             netdev: null,
             place: driver === "virtio" ? { netns: req.netns, name: req.ifname } : null,
-            tmpNetns: driver === "virtio" ? `/run/netns/acn-${randomBytes(6).toString("hex")}` : null,
+            tmpNetns: driver === "virtio" ? newTmpNetnsPath() : null,
             chardev: null,
             deviceInfo: null,
             ipamVersion: null,
             complete: false,
           };
-          const state = newAttachmentState(req, "vdpa", data);
-          const save = () => store.write({ ...state, data: data as unknown as Record<string, unknown> });
-          save();
-          undo.push(`state of "${req.containerID}/${req.ifname}"`, () => {
-            if (!undo.failed) store.remove(req.containerID, req.ifname);
-            return Promise.resolve();
-          });
+          const record = recordState(req, "vdpa", data, undo);
           fault("snapshot");
 
           // 4. The driver the pod expects (only with rebind: true, checked above); undone by binding back.
@@ -290,30 +262,13 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
             if (conf.mac !== undefined && shown.mac?.toLowerCase() !== conf.mac) {
               undo.push(`MAC of vDPA device "${dev.name}"`, () => restoreConfigMac(native, data));
               data.macSet = true;
-              save();
+              record.save();
               await setVdpaConfigMac(native, dev.name, shown.mgmtdev, conf.mac);
             }
             fault("config-mac");
-            const info = await native.run([cmd.vhostVdpaInfo({ dev: dev.name })]).then(
-              ([i]) => i,
-              (err: unknown) => {
-                throw cniErrorFromNative(err, "read vhost-vdpa device", dev.name);
-              },
-            );
-            if (info.deviceId !== VIRTIO_ID_NET) {
-              throw new CniError(
-                CniCode.InvalidConfig,
-                `Cannot use vDPA device "${dev.name}": "${info.path}" reports virtio device type ${info.deviceId}, not a network device`,
-              );
-            }
-            if (conf.mac !== undefined && info.mac?.toLowerCase() !== conf.mac) {
-              throw new CniError(
-                CniCode.KernelOperationFailed,
-                `Cannot set "mac" ${conf.mac} on vDPA device "${dev.name}": the device reports ${info.mac ?? "no MAC"}`,
-              );
-            }
+            const info = await readVhostInfo(native, dev.name, conf.mac);
             data.chardev = info.path;
-            save();
+            record.save();
             if (info.mac !== null) intf.mac = info.mac;
             if (info.mtu !== null) intf.mtu = info.mtu;
             intf.socketPath = info.path;
@@ -321,7 +276,7 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
           } else {
             // 5b. virtio: the netdev into the pod through a temporary netns, MAC, MTU.
             data.netdev = originalNetdev ?? (await snapshotVirtioNetdev(native, dev)); // a rebind made a new one
-            save();
+            record.save();
             const link = await moveNetdevIn({
               native,
               undo,
@@ -330,10 +285,10 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
               podNetns: req.netns,
               ifname: req.ifname,
               tmpNetns: data.tmpNetns as string,
-              ...(conf.mac === undefined ? {} : { mac: conf.mac }),
-              ...(conf.mtu === undefined ? {} : { mtu: conf.mtu }),
+              mac: conf.mac,
+              mtu: conf.mtu,
               fault,
-              locate: hostNetdevOf(dev.name),
+              locate: hostNetdevOf(roots, dev.name),
             });
             if (link.mac !== null) intf.mac = link.mac;
             intf.mtu = link.mtu;
@@ -344,17 +299,13 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
           // 6. IPAM; the addresses go on the netdev (virtio) or into the result only (vhost: the app sets them).
           if (conf.net.ipamType !== undefined) data.ipamVersion = await ipamAdd(req, conf.net.ipamType, result, undo);
           fault("ipam");
-          if (driver === "virtio") {
-            await native.run(configureCommands(req, result, req.log)).catch((err: unknown) => {
-              throw cniErrorFromNative(err, `configure interface "${req.ifname}" in netns`, req.netns);
-            });
-          }
+          if (driver === "virtio") await configureInterface(native, req, result);
           fault("configure");
 
           // 7. The Device Information file, then the complete state; the result goes out after it.
           if (conf.deviceInfoFile !== undefined) {
-            const record = writeDeviceInfo(conf.deviceInfoFile, {
-              type: "vdpa",
+            const info = {
+              type: "vdpa" as const,
               vdpa: {
                 "parent-device": dev.name,
                 driver,
@@ -362,13 +313,11 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
                 ...(dev.pciAddress === null ? {} : { "pci-address": dev.pciAddress }),
                 ...(dev.pfPciAddress === null ? {} : { "pf-pci-address": dev.pfPciAddress }),
               },
-            });
-            data.deviceInfo = record;
-            undo.push(`device info file "${record.path}"`, () => Promise.resolve(restoreDeviceInfo(record)));
+            };
+            data.deviceInfo = addDeviceInfo(req, conf.deviceInfoFile, info, undo);
           }
           fault("device-info");
-          data.complete = true;
-          store.write({ ...state, result, data: data as unknown as Record<string, unknown> });
+          record.complete(result);
           fault("done");
           req.log.info(`added vDPA device "${dev.name}" (${driver}) as "${req.ifname}"`);
           return result;
@@ -379,10 +328,7 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
 
   /** The config-space MAC back to what ADD found, when ADD changed it and it differs now. */
   async function restoreConfigMac(native: NativeClient, d: VdpaData): Promise<void> {
-    if (!d.macSet || d.originalMac === null) return;
-    const now = await showVdpa(native, d.device.name);
-    if (now.mac?.toLowerCase() === d.originalMac.toLowerCase()) return;
-    await setVdpaConfigMac(native, d.device.name, d.mgmtdev, d.originalMac);
+    if (d.macSet && d.originalMac !== null) await putBackConfigMac(native, d.device.name, d.mgmtdev, d.originalMac);
   }
 
   /** The driver back to the original one, and (original virtio) the new netdev made as the old one was. */
@@ -392,7 +338,7 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
     if (driverChoiceOf(now.driver) !== d.originalDriver)
       await bindVdpa(native, roots, d.device.name, d.originalDriver, appearMs);
     if (d.originalNetdev !== null) {
-      const locate = hostNetdevOf(d.device.name);
+      const locate = hostNetdevOf(roots, d.device.name);
       await returnNetdevToHost({ native, log, snapshot: d.originalNetdev, places: [], locate });
     }
   }
@@ -407,12 +353,12 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
       const rebound = d.driver !== d.originalDriver;
       if (d.driver === "virtio" && d.netdev !== null && d.place !== null && !rebound) {
         const tmp: NetdevPlace[] = d.tmpNetns === null ? [] : [{ netns: d.tmpNetns, name: d.place.name }];
-        const locate = hostNetdevOf(d.device.name);
+        const locate = hostNetdevOf(roots, d.device.name);
         await returnNetdevToHost({ native, log, snapshot: d.netdev, places: [d.place, ...tmp], locate });
       }
       // A netdev left in the temporary netns returns to the host when it goes (and leaves with a rebind).
       if (d.tmpNetns !== null && netnsInode(d.tmpNetns) !== null) {
-        await native.run([netnsCmd.delete({ path: d.tmpNetns })]).catch(() => undefined);
+        await native.run([cmd.netnsDelete({ path: d.tmpNetns })]).catch(() => undefined);
       }
       await restoreConfigMac(native, d);
       if (rebound) await rebindBack(native, d, log);
@@ -420,50 +366,17 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
     if (d.deviceInfo !== null) restoreDeviceInfo(d.deviceInfo);
   }
 
-  /** A stale owner (its netns is gone) loses the device; its state stays for its own IPAM DEL. */
-  async function reclaimFrom(stateDir: string, stale: DeviceOwner, native: NativeClient, log: Logger) {
-    log.warning(`reclaiming a vDPA device from "${stale.containerID}/${stale.ifname}": netns "${stale.netns}" is gone`);
-    const store = new StateStore(stateDir);
-    const state = store.read(stale.containerID, stale.ifname);
-    if (state === null || state.data["deviceRestored"] === true) return;
-    await restoreDevice(state, native, log);
-    store.write({ ...state, data: { ...state.data, deviceRestored: true } });
-  }
-
   // ---------------------------------------------------------------- del
 
   /** DEL: IPAM DEL first; then the device from the state if the attachment still owns it; the state last. */
   async function del(req: CniRequest): Promise<void> {
     const conf = parseConf(req);
-    const native = req.deps.native(conf.net.stateDir, req.env);
-    const store = new StateStore(conf.net.stateDir);
-    await withAttachmentLock(req, async () => {
-      const state = store.read(req.containerID, req.ifname);
-      const ipam: { error?: Error } = {};
-      if (conf.net.ipamType !== undefined) {
-        const known = state?.cniVersion === req.cniVersion ? dataOf(state).ipamVersion : null;
-        await ipamDel(conf.net.ipamType, req.stdin, req.env, req.log, req.cniVersion, known).catch((err: unknown) => {
-          ipam.error = err instanceof Error ? err : new Error(String(err)); // the device is still restored; DEL is retried
-        });
-      }
-      if (state !== null) {
-        const key = deviceKey("vdpa", dataOf(state).device.name);
-        await releaseDevice(conf.net.stateDir, key, state, lockTimeout(req), () =>
-          restoreDevice(state, native, req.log),
-        );
-      }
-      if (ipam.error !== undefined) throw ipam.error;
-      store.remove(req.containerID, req.ifname); // only after the restore succeeded
-    });
+    await deleteDeviceAttachment(req, parts, conf.net.ipamType);
   }
 
   /** GC: one stored attachment that is no longer valid (collectGarbage holds its attachment lock). */
   async function release(state: AttachmentState, req: CniRequest): Promise<void> {
-    const native = req.deps.native(req.conf.stateDir, req.env);
-    await ipamDelFromState(state, req.env, req.log);
-    const key = deviceKey("vdpa", dataOf(state).device.name);
-    await releaseDevice(req.conf.stateDir, key, state, lockTimeout(req), () => restoreDevice(state, native, req.log));
-    new StateStore(req.conf.stateDir).remove(state.containerID, state.ifname);
+    await releaseDeviceAttachment(state, req, parts);
   }
 
   // ---------------------------------------------------------------- check
@@ -471,66 +384,35 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
   /** CHECK: the device on the expected driver; vhost: the char device; virtio: the netdev in the pod, IPs, routes. */
   async function check(req: CniRequest): Promise<void> {
     const conf = parseConf(req);
-    const mismatch = (why: string) =>
-      new CniError(CniCode.CheckMismatch, `Cannot check interface "${req.ifname}": ${why}`);
-    if (conf.net.prevResult === undefined) throw invalidConfig("prevResult", "missing (CHECK needs it)");
-    const prev = parseResult(conf.net.prevResult, req.cniVersion);
-    const index = prev.interfaces.findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
-    const intf = prev.interfaces[index];
-    if (intf === undefined) throw mismatch(`prevResult has no interface "${req.ifname}" in netns "${req.netns}"`);
+    const p = prevInterfaceOf(req, conf.net);
     requireNetns(req.netns);
-    const state = new StateStore(conf.net.stateDir).read(req.containerID, req.ifname);
-    if (state === null || !dataOf(state).complete) throw mismatch("accelnet has no complete state for it");
-    const d = dataOf(state);
+    const d = dataOf(completeStateOf(req, p));
     const name = d.device.name;
     if (conf.deviceID !== name && conf.deviceID.toLowerCase() !== d.device.pciAddress) {
-      throw mismatch(`it holds vDPA device "${name}", the config names "${conf.deviceID}"`);
+      throw p.mismatch(`it holds vDPA device "${name}", the config names "${conf.deviceID}"`);
     }
-    const owner = new OwnerMarkers(conf.net.stateDir).read(deviceKey("vdpa", name));
-    if (owner === null || !sameAttachment(owner, req)) throw mismatch(`it no longer owns vDPA device "${name}"`);
+    requireOwner(req, parts, deviceKey("vdpa", name), name, p);
     const dev = readVdpaDevice(roots, name);
-    if (dev === null) throw mismatch(`vDPA device "${name}" no longer exists`);
+    if (dev === null) throw p.mismatch(`vDPA device "${name}" no longer exists`);
     if (driverChoiceOf(dev.driver) !== d.driver) {
-      throw mismatch(
+      throw p.mismatch(
         `vDPA device "${name}" is bound to "${dev.driver ?? "no driver"}", not ${VDPA_KERNEL_DRIVERS[d.driver]}`,
       );
     }
-    if (conf.net.ipamType !== undefined) {
-      const ipamCheck = { type: conf.net.ipamType, command: "CHECK" as const, stdin: req.stdin, env: req.env };
-      await callIpam({ ...ipamCheck, log: req.log }, req.cniVersion);
-    }
-    const native = req.deps.native(conf.net.stateDir, req.env);
+    if (conf.net.ipamType !== undefined) await ipamCall(req, conf.net.ipamType, "CHECK");
+    const native = req.deps.native(req.stateDir, req.env);
     if (d.driver === "vhost") {
-      // Never open the char device here: the workload holds it, and opening resets the device.
-      if (dev.chardev === null) throw mismatch(`vDPA device "${name}" has no vhost-vdpa char device`);
-      if (dev.chardev.path !== d.chardev)
-        throw mismatch(`its char device is "${dev.chardev.path}", ADD had "${d.chardev}"`);
-      const bad = chardevMismatch(dev.chardev);
-      if (bad !== null) throw mismatch(bad);
-      const now = await showVdpa(native, name);
-      if (intf.mac !== undefined && now.mac !== null && now.mac.toLowerCase() !== intf.mac.toLowerCase()) {
-        throw mismatch(`MAC of vDPA device "${name}" is ${now.mac}, prevResult says ${intf.mac}`);
-      }
+      const differs = await vhostDiffers(native, dev, d.chardev, p.intf.mac);
+      if (differs !== null) throw p.mismatch(differs);
       return;
     }
-    let shown;
-    try {
-      [shown] = await native.run([cmd.linkShow({ netns: req.netns, name: req.ifname, addrs: true, routes: true })]);
-    } catch (err) {
-      if (isNotFound(err)) throw mismatch(`no such interface in netns "${req.netns}"`);
-      throw cniErrorFromNative(err, `show interface "${req.ifname}" in netns`, req.netns);
+    const shown = await showPodNetdev(native, req, p);
+    const { parentDev } = shown.link;
+    if (dev.virtio !== null && parentDev !== null && parentDev !== dev.virtio.name) {
+      throw p.mismatch(`it is the netdev of "${parentDev}", not of "${dev.virtio.name}" (vDPA device "${name}")`);
     }
-    const { link } = shown;
-    if (dev.virtio !== null && link.parentDev !== null && link.parentDev !== dev.virtio.name) {
-      throw mismatch(`it is the netdev of "${link.parentDev}", not of "${dev.virtio.name}" (vDPA device "${name}")`);
-    }
-    if (intf.mac !== undefined && intf.mac.toLowerCase() !== link.mac?.toLowerCase()) {
-      throw mismatch(`MAC is ${link.mac ?? "none"}, prevResult says ${intf.mac}`);
-    }
-    const mtu = conf.mtu ?? intf.mtu;
-    if (mtu !== undefined && link.mtu !== mtu) throw mismatch(`MTU is ${link.mtu}, expected ${mtu}`);
-    const missing = missingAddressOrRoute(prev, index, shown.addrs ?? [], shown.routes ?? []);
-    if (missing !== null) throw mismatch(missing);
+    const differs = netdevDiffers(shown, p, conf.mtu ?? p.intf.mtu);
+    if (differs !== null) throw p.mismatch(differs);
   }
 
   // ---------------------------------------------------------------- status
@@ -538,9 +420,10 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
   /** STATUS: ready when the state dir is writable and the helper works; then IPAM STATUS. */
   async function status(req: CniRequest): Promise<void> {
     parseConf(req);
-    await deviceModeStatus(req, req.deps.native(req.conf.stateDir, req.env));
+    await deviceModeStatus(req);
   }
 
+  const parts: DeviceModeParts = { noun: "vDPA device", keyOf, restoreDevice };
   return { name: "vdpa", add, del, check, status, release, restoreDevice };
 }
 
@@ -555,19 +438,8 @@ export function reconcileOrphanedVdpa(
   stateDir: string,
   native: NativeClient,
   log: Logger,
-  opts: {
-    env?: Readonly<Record<string, string | undefined>>;
-    mode?: VdpaMode;
-    isAlive?: (o: DeviceOwner) => boolean;
-  } = {},
+  opts: ReconcileOptions & { mode?: VdpaMode } = {},
 ): Promise<ReconcileReport> {
   const mode = opts.mode ?? vdpa;
-  return reconcileOrphans({
-    stateDir,
-    bus: "vdpa",
-    log,
-    env: opts.env ?? {},
-    restore: (state) => mode.restoreDevice(state, native, log),
-    ...(opts.isAlive === undefined ? {} : { isAlive: opts.isAlive }),
-  });
+  return reconcileOrphans(stateDir, "vdpa", (state) => mode.restoreDevice(state, native, log), log, opts);
 }

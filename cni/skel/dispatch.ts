@@ -1,13 +1,16 @@
 // The dispatcher (libcni skel): env, stdin, version negotiation, calling the verb, printing the
 // result or error. I/O is injected so tests run the whole plugin in-process.
 // A CniError passes through untouched; anything else becomes code 999 keeping its message.
-import { statSync } from "node:fs";
+// The state dir comes from the environment and is checked here before any verb but STATUS uses it
+// (STATUS reports an unusable one as code 50); the config cannot name it (trusted-paths.ts).
+import { closeSync, statSync } from "node:fs";
 import { parseCniArgs } from "../lib/cni-args.js";
 import { CniCode, CniError, errorMessage } from "../lib/errors.js";
 import { isObject, jsonType, type JsonObject } from "../lib/is.js";
-import { createLogger } from "../lib/log.js";
+import { createLogger, fileSink } from "../lib/log.js";
 import { invalidConfig, parseNetConf } from "../lib/netconf.js";
 import { formatResult } from "../lib/result.js";
+import { ensureTrustedDir, openLogFile, stateDirFrom } from "../lib/trusted-paths.js";
 import {
   atLeast,
   decodeVersion,
@@ -103,30 +106,62 @@ async function runCommand(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, ctx: 
   if ((command === "GC" || command === "STATUS") && !atLeast(cniVersion, "1.1.0")) {
     throw minVersionError(command, "1.1.0", cniVersion);
   }
-  const conf = parseNetConf(raw);
-  const log = createLogger({
-    level: conf.logLevel,
-    stderr: io.stderr,
-    ...(conf.logFile === undefined ? {} : { file: conf.logFile }),
-    ...(cniEnv.containerID === "" ? {} : { prefix: `${cniEnv.containerID}/${cniEnv.ifname}` }),
-  });
-  if (cniEnv.netns !== "" && command !== "GC" && command !== "STATUS") {
-    checkNotOwnNetns(cniEnv.netns, deps.ownNetnsPath ?? "/proc/self/ns/net");
+  const conf = parseNetConf(raw, { env: io.env, forDel: command === "DEL" });
+  const stateDir = stateDirFrom(io.env);
+  const logFile = openLog(conf.logFile, io.env, command);
+  try {
+    const log = createLogger({
+      level: conf.logLevel,
+      stderr: io.stderr,
+      ...(logFile.fd === undefined ? {} : { file: fileSink(logFile.fd) }),
+      ...(cniEnv.containerID === "" ? {} : { prefix: `${cniEnv.containerID}/${cniEnv.ifname}` }),
+    });
+    if (logFile.note !== undefined) log.warning(logFile.note);
+    for (const refused of conf.ignored) log.warning(`${command} ignores a refused field: ${refused}`);
+    if (cniEnv.netns !== "" && command !== "GC" && command !== "STATUS") {
+      checkNotOwnNetns(cniEnv.netns, deps.ownNetnsPath ?? "/proc/self/ns/net");
+    }
+    if (command !== "STATUS") ensureTrustedDir(stateDir, "state dir");
+    const req: CniRequest = {
+      ...cniEnv,
+      stdin,
+      conf,
+      cniVersion,
+      cniArgs: parseCniArgs(cniEnv.args),
+      env: io.env,
+      stateDir,
+      log,
+      deps,
+    };
+    log.debug(`${command} ${stdin}`);
+    return await runVerb(command, funcs, req);
+  } finally {
+    if (logFile.fd !== undefined) closeSync(logFile.fd);
   }
-  const req: CniRequest = {
-    ...cniEnv,
-    stdin,
-    conf,
-    cniVersion,
-    cniArgs: parseCniArgs(cniEnv.args),
-    env: io.env,
-    log,
-    deps,
-  };
-  log.debug(`${command} ${stdin}`);
+}
+
+/**
+ * The log file, opened; undefined (lines go to stderr, with a note why) when it cannot be opened for a
+ * reason of the node's (no such directory, disk full). A path the policy refuses is code 7, except on
+ * DEL, which logs to stderr instead (see ParseOptions.forDel).
+ */
+function openLog(path: string | undefined, env: PluginIo["env"], command: string): { fd?: number; note?: string } {
+  if (path === undefined) return {};
+  try {
+    return { fd: openLogFile(path, env) };
+  } catch (err) {
+    if (err instanceof CniError) {
+      if (!(command === "DEL" && err.code === CniCode.InvalidConfig)) throw err;
+      return { note: `${command} ignores a refused field: ${err.message}` };
+    }
+    return { note: `Cannot open log file "${path}": ${errorMessage(err)} (logging to stderr)` };
+  }
+}
+
+async function runVerb(command: Exclude<ReturnType<typeof readCommand>, "VERSION">, funcs: CniFuncs, req: CniRequest) {
   switch (command) {
     case "ADD":
-      return formatResult(await funcs.add(req), cniVersion);
+      return formatResult(await funcs.add(req), req.cniVersion);
     case "DEL":
       await funcs.del(req);
       return null;

@@ -9,7 +9,7 @@ import type { CniEnv, Env } from "./env.js";
 
 /** What the dispatcher needs from the outside world; tests replace parts of it. */
 export interface PluginDeps {
-  /** The helper client for this request (default: helper path resolved from env and the state dir). */
+  /** The helper client for this request (default: helper path resolved from env and the state dir, whose bin/ holds an extracted helper). */
   native(stateDir: string, env: Env): NativeClient;
   /** How long to wait for a busy lock before code 11 (default 10 s). */
   lockTimeoutMs?: number;
@@ -24,6 +24,8 @@ export interface CniRequest extends CniEnv {
   cniVersion: CniVersion;
   cniArgs: CniArgs;
   env: Env;
+  /** Where state, locks and owner markers live: from env ACCELNET_STATE_DIR only, checked (trusted-paths.ts). */
+  stateDir: string;
   log: Logger;
   deps: PluginDeps;
 }

@@ -63,6 +63,8 @@ function runOne(exe, command, conf, containerId) {
     CNI_NETNS: `/run/netns/${netns}`,
     CNI_IFNAME: "net1",
     CNI_PATH: cniPath,
+    // accelnet's state dir comes from the runtime's environment; the reference plugin ignores it.
+    ACCELNET_STATE_DIR: join(work, "state"),
   };
   // runstat writes the plugin's stdout to ours and its own JSON line last on stderr.
   const out = execFileSync("/bin/sh", ["-c", '"$0" "$@" 2>&1 1>/dev/null | tail -n 1', runstat, stdinFile, exe], {
@@ -100,7 +102,6 @@ function bench() {
       master,
       mode: "bridge",
       ipam: { type: "host-local", subnet: "10.199.0.0/24", dataDir },
-      ...(p.label === "accelnet" ? { stateDir: join(work, "state") } : {}),
     };
     const walls = [];
     const rss = [];

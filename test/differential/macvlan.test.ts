@@ -107,7 +107,6 @@ const base = (s: Side, version: string, extra: Record<string, unknown> = {}) => 
   name: "diffnet",
   type: "macvlan",
   master: s.master,
-  stateDir: s.stateDir,
   ipam: {
     type: "host-local",
     subnet: "10.66.0.0/24",
@@ -208,6 +207,7 @@ describe.skipIf(!ready)(`differential: ${ours?.label ?? "accelnet"} vs ${referen
         CNI_IFNAME: "net1",
         CNI_PATH: "/usr/lib/cni",
         ACCELNET_HELPER: HELPER,
+        ACCELNET_STATE_DIR: side.stateDir, // the reference ignores it
         ...(c.env?.(side) ?? {}),
       },
       stdin,

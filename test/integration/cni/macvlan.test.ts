@@ -1,13 +1,13 @@
 // The CNI plugin end to end in real network namespaces: real helper (ASan build), real macvlan links,
 // Debian's host-local and static IPAM. The plugin runs in-process through the dispatcher.
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createNativeClient } from "../../../native/client/index.js";
 import { StateStore } from "../../../cni/lib/state.js";
 import { defaultRegistry, modeFuncs } from "../../../cni/modes/index.js";
-import { dispatch } from "../../../cni/skel/dispatch.js";
 import { SUPPORTED_VERSIONS } from "../../../cni/lib/versions.js";
+import { cniCaller } from "../../unit/cni/dispatch-harness.js";
 import { Fixture, haveHelper, HELPER, havePlugins, isRoot } from "./netns-fixture.js";
 
 const ready = isRoot && haveHelper && havePlugins;
@@ -16,6 +16,13 @@ const why = !isRoot
   : !haveHelper
     ? "needs dist/native/accelnet-helper-asan (make -C native)"
     : "needs containernetworking-plugins";
+
+/** Where a tenant's config would like root to write: never created. */
+const tenantPaths = {
+  stateDir: "/var/tmp/acn-tenant-state",
+  logFile: "/etc/acn-tenant.log",
+  deviceInfo: "/etc/acn-tenant-devinfo.json",
+};
 
 interface Run {
   code: number;
@@ -51,34 +58,25 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     name: "macnet",
     type: "accelnet",
     master,
-    stateDir,
     ipam: hostLocal(),
     ...extra,
   });
 
+  const call = cniCaller(() => ({
+    funcs: modeFuncs(defaultRegistry()),
+    deps: { native: () => createNativeClient({ helperPath: HELPER }), lockTimeoutMs: 5_000 },
+    env: {
+      PATH: process.env["PATH"],
+      ACCELNET_STATE_DIR: stateDir,
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: pod,
+      CNI_IFNAME: "net1",
+      CNI_PATH: "/usr/lib/cni",
+      ACCELNET_HELPER: HELPER,
+    },
+  }));
   async function cni(command: string, conf: unknown, env: Record<string, string> = {}, stdin?: string): Promise<Run> {
-    let stdout = "";
-    const code = await dispatch(
-      {
-        env: {
-          PATH: process.env["PATH"],
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: "c1",
-          CNI_NETNS: pod,
-          CNI_IFNAME: "net1",
-          CNI_PATH: "/usr/lib/cni",
-          ACCELNET_HELPER: HELPER,
-          ...env,
-        },
-        stdin: stdin ?? JSON.stringify(conf),
-        stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: () => true },
-      },
-      modeFuncs(defaultRegistry()),
-      { native: () => createNativeClient({ helperPath: HELPER }), lockTimeoutMs: 5_000 },
-      "",
-    );
-    const out = stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>);
+    const { code, out } = await call(command, conf, env, stdin);
     return { code, out };
   }
 
@@ -127,7 +125,6 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       master,
       mode: "bridge",
       linkInContainer: false,
-      stateDir,
     };
     const add = await cni("ADD", nad);
     expect(add.code, JSON.stringify(add.out)).toBe(0);
@@ -304,6 +301,15 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       ["a missing master", {}, (c) => JSON.stringify({ ...c, master: "acnnomaster0" }), 7],
       ["an unsupported cniVersion", {}, (c) => JSON.stringify({ ...c, cniVersion: "2.0.0" }), 1],
       ["a missing IPAM plugin", {}, (c) => JSON.stringify({ ...c, ipam: { type: "acn-no-such-ipam" } }), 7],
+      // A namespace user's NetworkAttachmentDefinition must not steer where root keeps state or writes.
+      ["a stateDir in the config", {}, (c) => JSON.stringify({ ...c, stateDir: tenantPaths.stateDir }), 7],
+      ["a logFile outside /var/log", {}, (c) => JSON.stringify({ ...c, logFile: tenantPaths.logFile }), 7],
+      [
+        "a device info file outside its directory",
+        {},
+        (c) => JSON.stringify({ ...c, runtimeConfig: { CNIDeviceInfoFile: tenantPaths.deviceInfo } }),
+        7,
+      ],
     ];
 
     it.each(table)("%s", async (_name, env, stdinOf, code) => {
@@ -317,6 +323,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       expect(podLinks()).toEqual([]);
       expect(reserved()).toEqual([]);
       expect(new StateStore(stateDir).list().states).toEqual([]);
+      for (const path of Object.values(tenantPaths)) expect(existsSync(path)).toBe(false);
     });
   });
 });

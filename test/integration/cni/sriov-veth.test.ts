@@ -16,7 +16,8 @@ import { SUPPORTED_VERSIONS } from "../../../cni/lib/versions.js";
 import { createRegistry, modeFuncs } from "../../../cni/modes/index.js";
 import { macvlan } from "../../../cni/modes/macvlan.js";
 import { createSriovMode } from "../../../cni/modes/sriov.js";
-import { dispatch } from "../../../cni/skel/dispatch.js";
+import { cniCaller } from "../../unit/cni/dispatch-harness.js";
+import { vfDefaults } from "../../unit/cni/fake-native.js";
 import { Fixture, haveHelper, HELPER, havePlugins, ip, ipJson, isRoot } from "./netns-fixture.js";
 
 const ready = isRoot && haveHelper && havePlugins;
@@ -25,18 +26,7 @@ const STANDIN = "0000:00:1f.7"; // the "VF" PCI address the stand-in answers to
 
 /** A PF stand-in: VF settings in memory; the "VF netdev" is the host link carrying `marker` as altname. */
 function vethPlatform(marker: string): VfPlatform & { vf: Vf } {
-  const vf: Vf = {
-    vf: 0,
-    mac: "02:00:00:00:00:01",
-    vlan: 0,
-    qos: 0,
-    vlanProto: "802.1q",
-    spoofchk: true,
-    trust: false,
-    linkState: "auto",
-    minTxRate: 0,
-    maxTxRate: 0,
-  };
+  const vf: Vf = vfDefaults(0, "02:00:00:00:00:01");
   return {
     vf,
     async lookup(native, addr) {
@@ -111,7 +101,6 @@ describe.skipIf(!ready)(`accelnet sriov with a veth standing in for a VF (${read
     name: "sriovnet",
     type: "accelnet",
     deviceID: STANDIN,
-    stateDir,
     ipam: {
       type: "host-local",
       subnet: "10.78.0.0/24",
@@ -122,29 +111,17 @@ describe.skipIf(!ready)(`accelnet sriov with a veth standing in for a VF (${read
     ...extra,
   });
 
-  async function cni(command: string, conf: unknown, env: Record<string, string> = {}) {
-    let stdout = "";
-    let stderr = "";
-    const code = await dispatch(
-      {
-        env: {
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: `${fx.prefix}ctr`,
-          CNI_NETNS: pod,
-          CNI_IFNAME: "net1",
-          CNI_PATH: "/usr/lib/cni",
-          ...env,
-        },
-        stdin: JSON.stringify(conf),
-        stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: (s: string) => (stderr += s) },
-      },
-      modeFuncs(createRegistry([macvlan, createSriovMode({ platform })]), { isVdpaDevice: () => false }),
-      { native: () => createNativeClient({ helperPath: HELPER }) },
-      "test",
-    );
-    return { code, out: stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>), stderr };
-  }
+  const cni = cniCaller(() => ({
+    funcs: modeFuncs(createRegistry([macvlan, createSriovMode({ platform })]), { isVdpaDevice: () => false }),
+    deps: { native: () => createNativeClient({ helperPath: HELPER }) },
+    env: {
+      ACCELNET_STATE_DIR: stateDir,
+      CNI_CONTAINERID: `${fx.prefix}ctr`,
+      CNI_NETNS: pod,
+      CNI_IFNAME: "net1",
+      CNI_PATH: "/usr/lib/cni",
+    },
+  }));
 
   it("add() moves the stand-in into the pod as net1 with MAC, MTU, addresses and routes; del() restores it exactly", async () => {
     const before = hostState();

@@ -110,7 +110,6 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
     name: "labsriov",
     type: "accelnet",
     deviceID: vf0().addr,
-    stateDir,
     // A pool of one address: every ADD gets 10.56.0.2, and one that is not released fails the next ADD.
     ipam: {
       type: "host-local",
@@ -138,6 +137,9 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
           CNI_IFNAME: "net1",
           CNI_PATH: cniPath,
           PATH: process.env.PATH ?? "",
+          // The state dir comes from the environment only; device info files may go under `dir` here.
+          ACCELNET_STATE_DIR: stateDir,
+          ACCELNET_DEVINFO_DIR: dir,
           ...env,
         },
         stdin: JSON.stringify(conf),

@@ -95,7 +95,6 @@ describe.skipIf(!inLab)("lab: vDPA mode on VDUSE virtio-net devices", () => {
     name: "labvdpa",
     type: "accelnet",
     deviceID: vhost.name,
-    stateDir,
     // A pool of one address: every ADD gets 10.57.0.2, and one that is not released fails the next ADD.
     ipam: {
       type: "host-local",
@@ -118,6 +117,9 @@ describe.skipIf(!inLab)("lab: vDPA mode on VDUSE virtio-net devices", () => {
           CNI_IFNAME: "net1",
           CNI_PATH: cniPath,
           PATH: process.env.PATH ?? "",
+          // The state dir comes from the environment only; device info files may go under `dir` here.
+          ACCELNET_STATE_DIR: stateDir,
+          ACCELNET_DEVINFO_DIR: dir,
           ...env,
         },
         stdin: JSON.stringify(conf),

@@ -7,6 +7,7 @@ import {
   type Link,
   type NativeClient,
   type ResultsOf,
+  type Vf,
 } from "../../../native/client/index.js";
 
 export interface FakeCall {
@@ -77,6 +78,22 @@ export function makeNativeError(
     Object.defineProperty(err, k, { value: v, enumerable: k !== "message", writable: true, configurable: true });
   }
   return err;
+}
+
+/** A VF as a PF reports it with nothing set: the admin MAC given, VLAN 0, spoof checking on, no rates. */
+export function vfDefaults(index: number, mac: string): Vf {
+  return {
+    vf: index,
+    mac,
+    vlan: 0,
+    qos: 0,
+    vlanProto: "802.1q",
+    spoofchk: true,
+    trust: false,
+    linkState: "auto",
+    minTxRate: 0,
+    maxTxRate: 0,
+  };
 }
 
 export function fakeLink(name: string, extra: Partial<Link> = {}): Link {

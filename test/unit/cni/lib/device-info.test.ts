@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -36,16 +36,47 @@ describe("device info files", () => {
     expect(JSON.parse(deviceInfoContent(pci, vdpa))).toEqual(JSON.parse(deviceInfoContent(pci, null)));
   });
 
+  const env = () => ({ ACCELNET_DEVINFO_DIR: dir });
+
   it("writeDeviceInfo() then restoreDeviceInfo() removes a file it created and puts back one it updated", () => {
     const created = join(dir, "sub", "a.json");
-    restoreDeviceInfo(writeDeviceInfo(created, pci));
+    restoreDeviceInfo(writeDeviceInfo(created, pci, env()));
     expect(existsSync(created)).toBe(false);
     const updated = join(dir, "b.json");
     writeFileSync(updated, "from the device plugin");
-    const record = writeDeviceInfo(updated, pci);
+    const record = writeDeviceInfo(updated, pci, env());
     expect(record).toEqual({ path: updated, previous: "from the device plugin" });
     expect(JSON.parse(readFileSync(updated, "utf8"))).toMatchObject({ type: "pci" });
     restoreDeviceInfo(record);
     expect(readFileSync(updated, "utf8")).toBe("from the device plugin");
+  });
+
+  it("writeDeviceInfo() never reads or replaces through a symlink: code 7, the target untouched", () => {
+    const target = join(dir, "secret");
+    writeFileSync(target, "secret");
+    const link = join(dir, "c.json");
+    symlinkSync(target, link);
+    expect(() => writeDeviceInfo(link, pci, env())).toThrow(
+      expect.objectContaining({
+        code: 7,
+        message: `Cannot use config field "runtimeConfig.CNIDeviceInfoFile": "${link}" is a symbolic link`,
+      }),
+    );
+    expect(readFileSync(target, "utf8")).toBe("secret");
+  });
+
+  it("writeDeviceInfo() refuses a directory that leads out of the allowed roots (code 7) and writes nothing", () => {
+    const outside = mkdtempSync(join(tmpdir(), "acn-devinfo-out-"));
+    try {
+      mkdirSync(join(dir, "root"));
+      symlinkSync(outside, join(dir, "root", "sub"));
+      const path = join(dir, "root", "sub", "x.json");
+      expect(() => writeDeviceInfo(path, pci, { ACCELNET_DEVINFO_DIR: join(dir, "root") })).toThrow(
+        expect.objectContaining({ code: 7 }),
+      );
+      expect(existsSync(join(outside, "x.json"))).toBe(false);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });

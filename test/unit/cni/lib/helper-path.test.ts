@@ -1,4 +1,14 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -57,6 +67,51 @@ describe("resolveHelperPath()", () => {
     expect(readFileSync(first, "utf8")).toBe("#!/bin/sh\necho helper\n");
     expect(resolveHelperPath(dir, d)).toBe(first);
     expect(reads).toBe(2);
+  });
+
+  describe("an extracted helper is executed only when it is what extraction left", () => {
+    const bytes = new TextEncoder().encode("#!/bin/sh\necho helper\n");
+    const d = () => deps({ asset: () => bytes.buffer.slice(0) });
+    const content = "#!/bin/sh\necho helper\n";
+
+    it.each([
+      ["its mode was widened", (p: string) => chmodSync(p, 0o755)],
+      ["it was truncated", (p: string) => writeFileSync(p, "#!/bin/sh\n")],
+      ["it was replaced by a symlink", (p: string) => (rmSync(p), symlinkSync("/bin/sh", p))],
+    ])("re-extracts it atomically when %s", (_name, tamper) => {
+      const first = resolveHelperPath(dir, d());
+      tamper(first);
+      const again = resolveHelperPath(dir, d());
+      expect(again).toBe(first);
+      expect(lstatSync(first).isFile()).toBe(true);
+      expect(statSync(first).mode & 0o777).toBe(0o700);
+      expect(readFileSync(first, "utf8")).toBe(content);
+    });
+
+    it("refuses with code 5, executing nothing, when a directory took its place", () => {
+      const first = resolveHelperPath(dir, d());
+      rmSync(first);
+      mkdirSync(first);
+      expect(() => resolveHelperPath(dir, d())).toThrow(
+        expect.objectContaining({ code: 5, message: expect.stringMatching(/^Cannot extract helper /) as string }),
+      );
+    });
+
+    it.each([
+      ["the state dir", (s: string) => chmodSync(s, 0o777), (s: string) => `Cannot use state dir "${s}"`],
+      [
+        "its bin dir",
+        (s: string) => (mkdirSync(join(s, "bin")), chmodSync(join(s, "bin"), 0o775)),
+        (s: string) => `Cannot use helper dir "${join(s, "bin")}"`,
+      ],
+    ])("refuses to extract when %s is writable by others (code 5)", (_name, loosen, prefix) => {
+      const state = join(dir, "state");
+      mkdirSync(state, { mode: 0o700 });
+      loosen(state);
+      expect(() => resolveHelperPath(state, d())).toThrow(
+        expect.objectContaining({ code: 5, message: expect.stringContaining(prefix(state)) as string }),
+      );
+    });
   });
 
   it("fails with code 101 when nothing is found", () => {

@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../../../cni/lib/log.js";
+import { createLogger, fileSink } from "../../../../cni/lib/log.js";
+import { openLogFile } from "../../../../cni/lib/trusted-paths.js";
 
 describe("createLogger()", () => {
   it("filters by logLevel and writes to stderr when no logFile is set", () => {
@@ -22,9 +23,11 @@ describe("createLogger()", () => {
     try {
       const lines: string[] = [];
       const file = join(dir, "accelnet.log");
-      const log = createLogger({ level: "debug", file, stderr: { write: (l: string) => lines.push(l) } });
+      const fd = openLogFile(file, { ACCELNET_LOG_DIR: dir });
+      const log = createLogger({ level: "debug", file: fileSink(fd), stderr: { write: (l: string) => lines.push(l) } });
       log.debug("one");
       log.info("two");
+      closeSync(fd);
       expect(lines).toEqual([]);
       expect(
         readFileSync(file, "utf8")
@@ -38,13 +41,18 @@ describe("createLogger()", () => {
   });
 
   it("falls back to stderr when logFile cannot be written", () => {
-    const lines: string[] = [];
-    const log = createLogger({
-      level: "info",
-      file: "/nonexistent/dir/x.log",
-      stderr: { write: (l: string) => lines.push(l) },
-    });
-    log.info("still logged");
-    expect(lines).toHaveLength(1);
+    const dir = mkdtempSync(join(tmpdir(), "acn-log-"));
+    try {
+      const fd = openLogFile(join(dir, "x.log"), { ACCELNET_LOG_DIR: dir });
+      closeSync(fd); // writes to it now fail with EBADF
+      const lines: string[] = [];
+      const log = createLogger({ level: "info", file: fileSink(fd), stderr: { write: (l: string) => lines.push(l) } });
+      log.info("still logged");
+      log.info("and again");
+      expect(lines).toHaveLength(2);
+      expect(readFileSync(join(dir, "x.log"), "utf8")).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,14 +4,14 @@ import { parseNetConf } from "../../../../cni/lib/netconf.js";
 const base = { cniVersion: "1.0.0", name: "net", type: "accelnet" };
 
 describe("parseNetConf()", () => {
-  it("applies defaults: state dir, log level, no IPAM", () => {
+  it("applies defaults: log level, no IPAM", () => {
     const conf = parseNetConf(base);
     expect(conf).toMatchObject({
       name: "net",
       type: "accelnet",
-      stateDir: "/var/lib/cni/accelnet",
       logLevel: "info",
       dns: {},
+      ignored: [],
     });
     expect(conf.ipamType).toBeUndefined();
     expect(conf.logFile).toBeUndefined();
@@ -35,7 +35,6 @@ describe("parseNetConf()", () => {
       dns: { nameservers: ["1.1.1.1"], domain: "x" },
       logLevel: "debug",
       logFile: "/var/log/accelnet.log",
-      stateDir: "/tmp/acn",
     });
     expect(conf.runtimeConfig).toEqual({
       mac: "02:00:00:00:00:05",
@@ -49,7 +48,6 @@ describe("parseNetConf()", () => {
       ipamType: "host-local",
       logLevel: "debug",
       logFile: "/var/log/accelnet.log",
-      stateDir: "/tmp/acn",
     });
     expect(conf.dns).toEqual({ nameservers: ["1.1.1.1"], domain: "x" });
   });
@@ -59,17 +57,26 @@ describe("parseNetConf()", () => {
     [{ ipam: { type: 5 } }, 'Cannot use config field "ipam.type": expected a string, got number'],
     [{ ipam: { type: "../bin/sh" } }, 'Cannot use config field "ipam.type": "../bin/sh" is not a plugin name'],
     [{ ipam: { type: ".." } }, 'Cannot use config field "ipam.type": ".." is not a plugin name'],
-    [
-      { stateDir: "relative/dir" },
-      'Cannot use config field "stateDir": "relative/dir" is not an absolute path without ".."',
-    ],
-    [
-      { stateDir: "/var/lib/../../etc" },
-      'Cannot use config field "stateDir": "/var/lib/../../etc" is not an absolute path without ".."',
-    ],
+    ...["/var/lib/cni/accelnet", "/tmp/acn", "relative/dir"].map(
+      (stateDir) =>
+        [
+          { stateDir },
+          'Cannot use config field "stateDir": the state dir comes from the runtime\'s environment ' +
+            "(ACCELNET_STATE_DIR, default /var/lib/cni/accelnet), never from the network config",
+        ] as [Record<string, unknown>, string],
+    ),
     [
       { logFile: "/tmp/../etc/passwd" },
       'Cannot use config field "logFile": "/tmp/../etc/passwd" is not an absolute path without ".."',
+    ],
+    [
+      { logFile: "/etc/cron.d/accelnet" },
+      'Cannot use config field "logFile": "/etc/cron.d/accelnet" is not under "/var/log/"',
+    ],
+    [
+      { runtimeConfig: { CNIDeviceInfoFile: "/etc/cron.d/x" } },
+      'Cannot use config field "runtimeConfig.CNIDeviceInfoFile": "/etc/cron.d/x" is not under ' +
+        '"/var/run/k8s.cni.cncf.io/devinfo/" or "/run/k8s.cni.cncf.io/devinfo/"',
     ],
     [
       { logLevel: "verbose" },
@@ -88,5 +95,42 @@ describe("parseNetConf()", () => {
     ],
   ])("rejects %j with code 7", (extra, msg) => {
     expect(() => parseNetConf({ ...base, ...extra })).toThrow(expect.objectContaining({ code: 7, message: msg }));
+  });
+
+  it("forDel drops a refused stateDir, logFile and CNIDeviceInfoFile, noting each", () => {
+    const conf = parseNetConf(
+      {
+        ...base,
+        stateDir: "/tmp/acn",
+        logFile: "/tmp/x.log",
+        runtimeConfig: { CNIDeviceInfoFile: "/tmp/x.json", deviceID: "d" },
+      },
+      { forDel: true },
+    );
+    expect(conf.logFile).toBeUndefined();
+    expect(conf.runtimeConfig).toEqual({ deviceID: "d" });
+    expect(conf.ignored).toEqual([
+      expect.stringMatching(/^Cannot use config field "stateDir": /),
+      expect.stringMatching(
+        /^Cannot use config field "runtimeConfig.CNIDeviceInfoFile": "\/tmp\/x.json" is not under /,
+      ),
+      'Cannot use config field "logFile": "/tmp/x.log" is not under "/var/log/"',
+    ]);
+  });
+
+  it("forDel still refuses everything that is not a path policy (wrong types, log level)", () => {
+    expect(() => parseNetConf({ ...base, logFile: 5 }, { forDel: true })).toThrow(expect.objectContaining({ code: 7 }));
+    expect(() => parseNetConf({ ...base, logLevel: "x" }, { forDel: true })).toThrow(
+      expect.objectContaining({ code: 7 }),
+    );
+  });
+
+  it("env roots widen where logFile and CNIDeviceInfoFile may be", () => {
+    const conf = parseNetConf(
+      { ...base, logFile: "/srv/t/log/a.log", runtimeConfig: { CNIDeviceInfoFile: "/srv/t/devinfo/a.json" } },
+      { env: { ACCELNET_LOG_DIR: "/srv/t/log", ACCELNET_DEVINFO_DIR: "/srv/t/devinfo" } },
+    );
+    expect(conf.logFile).toBe("/srv/t/log/a.log");
+    expect(conf.runtimeConfig.CNIDeviceInfoFile).toBe("/srv/t/devinfo/a.json");
   });
 });

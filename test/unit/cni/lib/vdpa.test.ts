@@ -6,6 +6,8 @@ import {
   chardevMismatch,
   driverChoiceOf,
   findVdpaDevice,
+  namesVdpaDevice,
+  pciHasVdpaDevice,
   readVdpaDevice,
   vdpaBusPresent,
   type VdpaRoots,
@@ -139,6 +141,39 @@ describe("vdpa device lookup (fake sysfs)", () => {
           'Cannot use vDPA device "vdpa0": this host has no vdpa bus (the vdpa module and a vDPA device driver are not loaded)',
       }),
     );
+  });
+
+  it("pciHasVdpaDevice() is true for a VF with a vdpa device under it, false for the PF and a plain VF", () => {
+    expect(pciHasVdpaDevice(roots, VF0)).toBe(true);
+    expect(pciHasVdpaDevice(roots, VF1)).toBe(true);
+    expect(pciHasVdpaDevice(roots, VF2)).toBe(false);
+    expect(pciHasVdpaDevice(roots, PF)).toBe(false);
+    expect(pciHasVdpaDevice(roots, "0000:99:00.0")).toBe(false);
+  });
+
+  it("pciHasVdpaDevice() counts a vdpa device under an auxiliary device of the function (mgmtdev pci/<addr>)", () => {
+    const aux = join(roots.sysfs, "devices/pci0000:00", VF2, "mlx5_core.vnet.4", "vdpa4");
+    mkdirSync(aux, { recursive: true });
+    symlinkSync(
+      `../../../devices/pci0000:00/${VF2}/mlx5_core.vnet.4/vdpa4`,
+      join(roots.sysfs, "bus/vdpa/devices/vdpa4"),
+    );
+    expect(pciHasVdpaDevice(roots, VF2)).toBe(true);
+    expect(findVdpaDevice(roots, VF2).name).toBe("vdpa4"); // the same rule as the lookup ADD makes
+  });
+
+  it("pciHasVdpaDevice() is false when the host has no vdpa bus", () => {
+    rmSync(join(roots.sysfs, "bus/vdpa"), { recursive: true });
+    expect(pciHasVdpaDevice(roots, VF0)).toBe(false);
+  });
+
+  it("namesVdpaDevice() takes a name on the bus or a PCI address (any case) with a vdpa device", () => {
+    expect(namesVdpaDevice(roots, "vdpa1")).toBe(true);
+    expect(namesVdpaDevice(roots, "lab-vdpa0")).toBe(true);
+    expect(namesVdpaDevice(roots, VF0.toUpperCase())).toBe(true);
+    expect(namesVdpaDevice(roots, VF2)).toBe(false);
+    expect(namesVdpaDevice(roots, "vdpa9")).toBe(false);
+    expect(namesVdpaDevice(roots, "../vdpa0")).toBe(false);
   });
 
   it("driverChoiceOf() names the two vdpa bus drivers and nothing else", () => {

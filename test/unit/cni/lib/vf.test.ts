@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNativeClient, type Vf } from "../../../../native/client/index.js";
 import { fieldOf, helperVfPlatform, originalSetting, settingInEffect, wantedSetting } from "../../../../cni/lib/vf.js";
 import { FakeSysfs } from "../../../deviceplugin/fake-sysfs.js";
+import { vfDefaults } from "../fake-native.js";
 
 const HELPER = resolve("dist/native/accelnet-helper");
 
@@ -80,18 +81,7 @@ describe.skipIf(!existsSync(HELPER))(
   },
 );
 
-const snap: Vf = {
-  vf: 0,
-  mac: "00:00:00:00:00:00",
-  vlan: 0,
-  qos: 0,
-  vlanProto: "802.1q",
-  spoofchk: true,
-  trust: false,
-  linkState: "auto",
-  minTxRate: 0,
-  maxTxRate: 0,
-};
+const snap: Vf = vfDefaults(0, "00:00:00:00:00:00");
 
 describe("VF settings", () => {
   it("wantedSetting() builds one vf-set setting per config field group", () => {

@@ -1,4 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildSampleTree } from "../../../deviceplugin/fake-sysfs.js";
 import { createRegistry, defaultRegistry, deviceIdOf, modeFuncs, selectMode } from "../../../../cni/modes/index.js";
 import type { CniRequest } from "../../../../cni/skel/types.js";
 import { parseNetConf } from "../../../../cni/lib/netconf.js";
@@ -27,6 +31,29 @@ describe("selectMode()", () => {
 
   it("a deviceID naming a vDPA device selects vdpa", () => {
     expect(selectMode({ runtimeConfig: { deviceID: "vdpa0" } }, { isVdpaDevice: vdpaNamed("vdpa0") })).toBe("vdpa");
+  });
+
+  describe("on a fake sysfs (VF 0000:01:10.2 has vdpa0; 0000:01:10.0 has none)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "acn-select-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    buildSampleTree(join(dir, "sys"));
+    const roots = { sysfs: join(dir, "sys"), dev: join(dir, "dev") };
+
+    it.each([
+      ["the PCI address of a VF with a vdpa device (a vdpa pool's device ID)", { deviceID: "0000:01:10.2" }, "vdpa"],
+      [
+        "the same address from Multus, upper case",
+        { runtimeConfig: { deviceID: "0000:01:10.2".toUpperCase() } },
+        "vdpa",
+      ],
+      ["the PCI address of a VF without one", { deviceID: "0000:01:10.0" }, "sriov"],
+      ["the PF's address", { pciBusID: "0000:01:00.0" }, "sriov"],
+      ["a vdpa device's name", { deviceID: "vdpa0" }, "vdpa"],
+      ["a VDUSE device's name", { deviceID: "vduse1" }, "vdpa"],
+      ["explicit sriov over a VF with a vdpa device", { accelnetMode: "sriov", deviceID: "0000:01:10.2" }, "sriov"],
+    ])("%s -> %s", (_name, raw, want) => {
+      expect(selectMode(raw, { roots })).toBe(want);
+    });
   });
 
   it("macvlan's own `mode` field never selects the accelnet mode", () => {

@@ -8,7 +8,7 @@ import { parseNetConf } from "../../../../cni/lib/netconf.js";
 import { StateStore } from "../../../../cni/lib/state.js";
 import { defaultRegistry, modeFuncs } from "../../../../cni/modes/index.js";
 import { parseConf } from "../../../../cni/modes/macvlan.js";
-import { dispatch } from "../../../../cni/skel/dispatch.js";
+import { cniCaller } from "../dispatch-harness.js";
 import { installFakeIpam } from "../fake-ipam.js";
 import { FakeNative } from "../fake-native.js";
 
@@ -95,33 +95,25 @@ describe("macvlan mode through the dispatcher (fake helper)", () => {
     name: "macnet",
     type: "accelnet",
     master: "eth1",
-    stateDir: join(dir, "state"),
     ...extra,
   });
 
+  const call = cniCaller(() => ({
+    funcs: modeFuncs(defaultRegistry(), { isVdpaDevice: notVdpa }),
+    deps: { native: () => native, lockTimeoutMs: 200 },
+    env: {
+      PATH: process.env["PATH"],
+      ACCELNET_STATE_DIR: join(dir, "state"),
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: netns,
+      CNI_IFNAME: "net1",
+      CNI_PATH: dir,
+      FAKE_LOG: ipamLog,
+    },
+  }));
   async function cni(command: string, conf: Record<string, unknown>, envOver: Record<string, string> = {}) {
-    let stdout = "";
-    const code = await dispatch(
-      {
-        env: {
-          PATH: process.env["PATH"],
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: "c1",
-          CNI_NETNS: netns,
-          CNI_IFNAME: "net1",
-          CNI_PATH: dir,
-          FAKE_LOG: ipamLog,
-          ...envOver,
-        },
-        stdin: JSON.stringify(conf),
-        stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: () => true },
-      },
-      modeFuncs(defaultRegistry(), { isVdpaDevice: notVdpa }),
-      { native: () => native, lockTimeoutMs: 200 },
-      "",
-    );
-    return { code, out: stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>) };
+    const { code, out } = await call(command, conf, envOver);
+    return { code, out };
   }
   const ipamCalls = () => (existsSync(ipamLog) ? readFileSync(ipamLog, "utf8").trim().split("\n") : []);
   const names = (batch: number) => native.batches[batch]?.map((c) => c.name);
@@ -396,11 +388,15 @@ describe("macvlan mode through the dispatcher (fake helper)", () => {
 
   it("status() reports 50 when the state dir cannot be written", async () => {
     writeFileSync(join(dir, "file"), "");
-    const { out } = await cni("STATUS", confOf({ cniVersion: "1.1.0", stateDir: join(dir, "file") }), {
+    const { out } = await cni("STATUS", confOf({ cniVersion: "1.1.0" }), {
+      ACCELNET_STATE_DIR: join(dir, "file"),
       CNI_CONTAINERID: "",
       CNI_IFNAME: "",
       CNI_NETNS: "",
     });
     expect(out).toMatchObject({ code: 50 });
+    expect(out?.["msg"]).toBe(
+      `Cannot serve ADD on network "macnet": Cannot use state dir "${join(dir, "file")}": it is not a directory`,
+    );
   });
 });

@@ -12,7 +12,7 @@ import {
   type ResultsOf,
   type Vf,
 } from "../../../../native/client/index.js";
-import { argsOf, fakeLink, makeNativeError } from "../fake-native.js";
+import { argsOf, fakeLink, makeNativeError, vfDefaults } from "../fake-native.js";
 
 export const HOST = "";
 const HOST_PATHS = new Set(["/proc/self/ns/net", "/proc/1/ns/net"]);
@@ -93,18 +93,7 @@ export class SriovFakeKernel implements NativeClient {
 
   addVf(spec: FakeVfSpec): void {
     const mac = spec.mac ?? `02:00:00:00:01:${spec.index.toString(16).padStart(2, "0")}`;
-    this.vfs.get(this.pfNetdev)?.push({
-      vf: spec.index,
-      mac: "00:00:00:00:00:00",
-      vlan: 0,
-      qos: 0,
-      vlanProto: "802.1q",
-      spoofchk: true,
-      trust: false,
-      linkState: "auto",
-      minTxRate: 0,
-      maxTxRate: 0,
-    });
+    this.vfs.get(this.pfNetdev)?.push(vfDefaults(spec.index, "00:00:00:00:00:00"));
     this.pci.set(
       spec.addr,
       pciDevice(spec.addr, { isVf: true, pf: this.pfAddr, vfIndex: spec.index, driver: spec.driver }),

@@ -10,8 +10,9 @@ import { silentLogger } from "../../../../cni/lib/log.js";
 import { createRegistry, modeFuncs } from "../../../../cni/modes/index.js";
 import { macvlan } from "../../../../cni/modes/macvlan.js";
 import { createSriovMode, parseConf, reconcileOrphanedVfs, type SriovData } from "../../../../cni/modes/sriov.js";
-import { dispatch } from "../../../../cni/skel/dispatch.js";
+import { cniCaller } from "../dispatch-harness.js";
 import { installFakeIpam } from "../fake-ipam.js";
+import { itRefusesTenantPaths } from "../tenant-refusals.js";
 import { HOST, SriovFakeKernel } from "./sriov-fake-kernel.js";
 
 const VF0 = "0000:00:12.0";
@@ -156,34 +157,22 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     name: "sriovnet",
     type: "accelnet",
     deviceID: VF0,
-    stateDir: join(dir, "state"),
     ...extra,
   });
 
-  async function cni(command: string, conf: unknown, env: Record<string, string> = {}) {
-    let stdout = "";
-    let stderr = "";
-    const code = await dispatch(
-      {
-        env: {
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: "ctr1",
-          CNI_NETNS: pod,
-          CNI_IFNAME: "net1",
-          CNI_PATH: dir,
-          FAKE_LOG: ipamLog,
-          ...env,
-        },
-        stdin: JSON.stringify(conf),
-        stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: (s: string) => (stderr += s) },
-      },
-      modeFuncs(createRegistry([macvlan, sriov()]), { isVdpaDevice: () => false }),
-      { native: () => kernel, lockTimeoutMs: 300, ownNetnsPath: join(dir, "self-netns") },
-      "test",
-    );
-    return { code, out: stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>), stderr };
-  }
+  const cni = cniCaller(() => ({
+    funcs: modeFuncs(createRegistry([macvlan, sriov()]), { isVdpaDevice: () => false }),
+    deps: { native: () => kernel, lockTimeoutMs: 300, ownNetnsPath: join(dir, "self-netns") },
+    env: {
+      ACCELNET_STATE_DIR: join(dir, "state"),
+      ACCELNET_DEVINFO_DIR: dir,
+      CNI_CONTAINERID: "ctr1",
+      CNI_NETNS: pod,
+      CNI_IFNAME: "net1",
+      CNI_PATH: dir,
+      FAKE_LOG: ipamLog,
+    },
+  }));
 
   const store = () => new StateStore(join(dir, "state"));
   const markers = () => new OwnerMarkers(join(dir, "state"));
@@ -518,6 +507,8 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
       msg: 'Cannot check interface "net1": MTU is 1500, expected 1400',
     });
   });
+
+  itRefusesTenantPaths(() => ({ dir, kernel, add: (extra) => cni("ADD", confOf(extra)) }));
 
   it("status() is ready with a writable state dir and a working helper", async () => {
     expect((await cni("STATUS", confOf())).code).toBe(0);

@@ -11,8 +11,9 @@ import { readVdpaDevice } from "../../../../cni/lib/vdpa.js";
 import { createRegistry, modeFuncs } from "../../../../cni/modes/index.js";
 import { macvlan } from "../../../../cni/modes/macvlan.js";
 import { createVdpaMode, parseConf, reconcileOrphanedVdpa, type VdpaData } from "../../../../cni/modes/vdpa.js";
-import { dispatch } from "../../../../cni/skel/dispatch.js";
+import { cniCaller } from "../dispatch-harness.js";
 import { installFakeIpam } from "../fake-ipam.js";
+import { itRefusesTenantPaths } from "../tenant-refusals.js";
 import { HOST } from "./sriov-fake-kernel.js";
 import { VdpaFakeKernel } from "./vdpa-fake-kernel.js";
 
@@ -22,7 +23,7 @@ describe("vdpa parseConf()", () => {
 
   it("reads deviceID with Multus's precedence, vdpaDriver, rebind, mac, mtu and the device info file", () => {
     const conf = parse({
-      runtimeConfig: { deviceID: "vdpa1", CNIDeviceInfoFile: "/run/devinfo/x.json" },
+      runtimeConfig: { deviceID: "vdpa1", CNIDeviceInfoFile: "/run/k8s.cni.cncf.io/devinfo/x.json" },
       deviceID: "vdpa2",
       pciBusID: "0000:3b:00.2",
       vdpaDriver: "virtio",
@@ -36,7 +37,7 @@ describe("vdpa parseConf()", () => {
       rebind: true,
       mac: "02:00:00:00:00:aa",
       mtu: 9000,
-      deviceInfoFile: "/run/devinfo/x.json",
+      deviceInfoFile: "/run/k8s.cni.cncf.io/devinfo/x.json",
     });
     expect(parse({ deviceID: "vdpa2", pciBusID: "0000:3b:00.2" }).deviceID).toBe("vdpa2");
     expect(parse({ pciBusID: "0000:3b:00.2" })).toMatchObject({ deviceID: "0000:3b:00.2", rebind: false });
@@ -98,35 +99,25 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
     name: "vdpanet",
     type: "accelnet",
     deviceID: "vhost0",
-    stateDir: stateDir(),
     ipam: { type: "fake" },
     ...extra,
   });
 
-  async function cni(command: string, conf: unknown, env: Record<string, string> = {}) {
-    let stdout = "";
-    let stderr = "";
-    const code = await dispatch(
-      {
-        env: {
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: "ctr1",
-          CNI_NETNS: pod,
-          CNI_IFNAME: "net1",
-          CNI_PATH: dir,
-          FAKE_LOG: ipamLog,
-          ...env,
-        },
-        stdin: JSON.stringify(conf),
-        stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: (s: string) => (stderr += s) },
-      },
-      modeFuncs(createRegistry([macvlan, mode()]), { isVdpaDevice: (id) => readVdpaDevice(kernel.roots, id) !== null }),
-      { native: () => kernel, lockTimeoutMs: 300, ownNetnsPath: join(dir, "self-netns") },
-      "test",
-    );
-    return { code, out: stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>), stderr };
-  }
+  const cni = cniCaller(() => ({
+    funcs: modeFuncs(createRegistry([macvlan, mode()]), {
+      isVdpaDevice: (id) => readVdpaDevice(kernel.roots, id) !== null,
+    }),
+    deps: { native: () => kernel, lockTimeoutMs: 300, ownNetnsPath: join(dir, "self-netns") },
+    env: {
+      ACCELNET_STATE_DIR: join(dir, "state"),
+      ACCELNET_DEVINFO_DIR: dir,
+      CNI_CONTAINERID: "ctr1",
+      CNI_NETNS: pod,
+      CNI_IFNAME: "net1",
+      CNI_PATH: dir,
+      FAKE_LOG: ipamLog,
+    },
+  }));
 
   const store = () => new StateStore(stateDir());
   const markers = () => new OwnerMarkers(stateDir());
@@ -425,6 +416,8 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
     expect(kernel.snapshot()).toEqual(before);
     expect(leftovers()).toEqual({ states: [], markers: [] });
   });
+
+  itRefusesTenantPaths(() => ({ dir, kernel, add: (extra) => cni("ADD", confOf(extra)) }));
 
   it("status() is ready when the state dir is writable and the helper answers", async () => {
     const { code, out } = await cni("STATUS", confOf({ ipam: undefined }));

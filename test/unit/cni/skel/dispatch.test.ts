@@ -1,10 +1,32 @@
-import { describe, expect, it } from "vitest";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { CniError } from "../../../../cni/lib/errors.js";
 import { dispatch } from "../../../../cni/skel/dispatch.js";
 import type { CniFuncs, CniRequest, PluginDeps } from "../../../../cni/skel/types.js";
 import { FakeNative } from "../fake-native.js";
 
+// The state dir comes from the environment only: every call here names a temporary one.
+const tmp = mkdtempSync(join(tmpdir(), "acn-dispatch-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const stateDir = join(tmp, "state");
+const logDir = join(tmp, "log");
+mkdirSync(logDir);
+
 const env = {
+  ACCELNET_STATE_DIR: stateDir,
+  ACCELNET_LOG_DIR: logDir,
   CNI_COMMAND: "ADD",
   CNI_CONTAINERID: "c1",
   CNI_NETNS: "/run/netns/acn-none",
@@ -82,7 +104,13 @@ describe("dispatch()", () => {
       interfaces: [{ name: "net1", mac: "02:00:00:00:00:01", sandbox: "/run/netns/acn-none" }],
       dns: {},
     });
-    expect(seen[0]).toMatchObject({ command: "ADD", containerID: "c1", ifname: "net1", cniVersion: "0.4.0" });
+    expect(seen[0]).toMatchObject({
+      command: "ADD",
+      containerID: "c1",
+      ifname: "net1",
+      cniVersion: "0.4.0",
+      stateDir,
+    });
     expect(seen[0]?.cniArgs.k8sPodName).toBe("p");
     expect(seen[0]?.stdin).toBe(JSON.stringify({ ...conf, cniVersion: "0.4.0" }));
   });
@@ -225,4 +253,102 @@ describe("dispatch()", () => {
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ cniVersion: "1.0.0" });
   });
+
+  describe("paths a tenant's config must not choose", () => {
+    it("refuses a config that names a stateDir (code 7), never calls the mode and creates nothing", async () => {
+      const seen: CniRequest[] = [];
+      const tenantDir = join(tmp, "tenant-state");
+      const out = await run({}, JSON.stringify({ ...conf, stateDir: tenantDir }), funcs(seen));
+      expect(out.json).toMatchObject({
+        code: 7,
+        msg:
+          'Cannot use config field "stateDir": the state dir comes from the runtime\'s environment ' +
+          "(ACCELNET_STATE_DIR, default /var/lib/cni/accelnet), never from the network config",
+      });
+      expect(seen).toEqual([]);
+      expect(existsSync(tenantDir)).toBe(false);
+    });
+
+    it("DEL of a config cached with a stateDir still runs, on the env's state dir, with a warning", async () => {
+      const seen: CniRequest[] = [];
+      const tenantDir = join(tmp, "tenant-state-del");
+      const stdin = JSON.stringify({ ...conf, stateDir: tenantDir, logLevel: "warning" });
+      const out = await run({ CNI_COMMAND: "DEL" }, stdin, funcs(seen));
+      expect(out).toMatchObject({ code: 0, stdout: "" });
+      expect(seen[0]?.stateDir).toBe(stateDir);
+      expect(out.stderr).toContain('DEL ignores a refused field: Cannot use config field "stateDir"');
+      expect(existsSync(tenantDir)).toBe(false);
+    });
+
+    it("refuses ACCELNET_STATE_DIR that is not an absolute path (code 4)", async () => {
+      const out = await run({ ACCELNET_STATE_DIR: "state" }, JSON.stringify(conf));
+      expect(out.json).toMatchObject({
+        code: 4,
+        msg: 'Cannot use ACCELNET_STATE_DIR "state": not an absolute path without ".."',
+      });
+    });
+
+    it("creates a missing state dir 0700 before the mode runs", async () => {
+      const fresh = join(tmp, "fresh", "state");
+      const out = await run({ ACCELNET_STATE_DIR: fresh }, JSON.stringify(conf));
+      expect(out.code).toBe(0);
+      expect(statSync(fresh).mode & 0o777).toBe(0o700);
+    });
+
+    it.each([
+      [
+        "writable by others",
+        (d: string) => (mkdirSync(d), chmodSync(d, 0o777)),
+        "its mode 0777 lets group or others write to it",
+      ],
+      [
+        "writable by its group",
+        (d: string) => (mkdirSync(d), chmodSync(d, 0o770)),
+        "its mode 0770 lets group or others write to it",
+      ],
+      ["a symlink", (d: string) => symlinkSync(tmp, d), "it is a symbolic link"],
+      ["a file", (d: string) => writeFileSync(d, ""), "it is not a directory"],
+    ])("refuses a state dir that is %s (code 5) and never calls the mode", async (_name, make, why) => {
+      const bad = join(tmp, `bad-${Math.random().toString(16).slice(2)}`);
+      make(bad);
+      const seen: CniRequest[] = [];
+      const out = await run({ ACCELNET_STATE_DIR: bad }, JSON.stringify(conf), funcs(seen));
+      expect(out.json).toMatchObject({ code: 5, msg: `Cannot use state dir "${bad}": ${why}` });
+      expect(seen).toEqual([]);
+    });
+
+    it("appends log lines to a logFile under the log root, mode 0600", async () => {
+      const file = join(logDir, "accelnet.log");
+      const out = await run({}, JSON.stringify({ ...conf, logLevel: "debug", logFile: file }));
+      expect(out.code).toBe(0);
+      expect(out.stderr).toBe("");
+      expect(readFileSync(file, "utf8")).toMatch(/ accelnet debug c1\/net1: ADD /);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    });
+
+    it.each([
+      ["outside /var/log", () => join(tmp, "elsewhere.log"), `is not under "/var/log/" or "${logDir}/"`],
+      ["with ..", () => "/var/log/../../etc/passwd", 'is not an absolute path without ".."'],
+      ["a symlink", () => linked(join(logDir, "link.log"), join(tmp, "target.log")), "is a symbolic link"],
+      ["a directory", () => made(join(logDir, "dir.log")), "is not a regular file"],
+    ])("refuses a logFile %s (code 7), never calls the mode and writes nothing", async (_name, pathOf, why) => {
+      const path = pathOf();
+      const seen: CniRequest[] = [];
+      const out = await run({}, JSON.stringify({ ...conf, logFile: path }), funcs(seen));
+      expect(out.json).toMatchObject({ code: 7, msg: `Cannot use config field "logFile": "${path}" ${why}` });
+      expect(seen).toEqual([]);
+      expect(existsSync(join(tmp, "elsewhere.log"))).toBe(false);
+      expect(existsSync(join(tmp, "target.log"))).toBe(false);
+    });
+  });
 });
+
+function linked(path: string, target: string): string {
+  symlinkSync(target, path);
+  return path;
+}
+
+function made(path: string): string {
+  mkdirSync(path);
+  return path;
+}
