@@ -10,6 +10,8 @@ import { ConfigError } from "./core/config-error.js";
 import { Daemon } from "./io/daemon.js";
 import { createLogger, isLogLevel } from "./io/logger.js";
 import { fileInventorySource, helperInventorySource } from "./io/inventory-source.js";
+import { reconcileCniState } from "./io/cni-reconcile.js";
+import { createNativeClient } from "../native/client/index.js";
 import { createHelperRunner, ueventHintSource } from "./io/helper-runner.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -64,6 +66,17 @@ export async function main(argv: readonly string[]): Promise<number> {
         describe: "Read the inventory from this JSON file instead of the helper (demos, tests)",
       },
       "rescan-interval-ms": { type: "number", default: 1000, describe: "Inventory rescan period" },
+      "cni-state-dir": {
+        type: "string",
+        default: "/var/lib/cni/accelnet",
+        describe: "The accelnet CNI's state dir, for the start-up reconcile",
+      },
+      reconcile: {
+        type: "boolean",
+        describe:
+          "At start, restore VFs and vDPA devices whose pod is gone (from --cni-state-dir). " +
+          "Default: on with the helper, off with --inventory-file",
+      },
       uevents: {
         type: "boolean",
         describe:
@@ -96,6 +109,11 @@ export async function main(argv: readonly string[]): Promise<number> {
           createHelperRunner({ helperPath, sysfsRoot: args["sysfs-root"], devRoot: args["dev-root"] }),
         );
   const uevents = args.uevents ?? args["inventory-file"] === undefined;
+  if (args.reconcile ?? args["inventory-file"] === undefined) {
+    const native = createNativeClient({ helperPath, sysfsRoot: args["sysfs-root"], devRoot: args["dev-root"] });
+    const totals = await reconcileCniState(args["cni-state-dir"], native, log, process.env);
+    log.info("start-up reconcile done", { ...totals });
+  }
   const daemon = new Daemon({
     configPath: args.config,
     resourcePrefix: args["resource-prefix"],

@@ -79,7 +79,10 @@ export class DaemonProcess {
   }
 
   static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
-    const child = spawn(NODE24, [await daemonBundle(), ...args], {
+    // The start-up reconcile acts on the node's real CNI state dir by default: tests opt in explicitly.
+    const chosen = args.some((a) => a.startsWith("--reconcile") || a.startsWith("--cni-state-dir"));
+    const hermetic = chosen ? args : [...args, "--reconcile=false"];
+    const child = spawn(NODE24, [await daemonBundle(), ...hermetic], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "ignore", "pipe"],
     });

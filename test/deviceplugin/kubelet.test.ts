@@ -368,6 +368,27 @@ describe.skipIf(!helperHasInventory)(
     ? "device plugin discovering through accelnet-helper on a fake sysfs tree"
     : `device plugin discovering through accelnet-helper on a fake sysfs tree (skipped: ${HELPER} is not built with \`inventory\`; make -C native)`,
   () => {
+    it("runs the CNI's start-up reconcile on --cni-state-dir before it serves kubelet", async () => {
+      const sysfs = fakeTreeTempDir("acn-dp-sysfs-");
+      const cniState = join(env.root, "cni-state");
+      mkdirSync(cniState, { mode: 0o700 });
+      try {
+        buildSampleTree(sysfs);
+        const d = await startDaemon(
+          [`--helper=${HELPER}`, `--sysfs-root=${sysfs}`, `--cni-state-dir=${cniState}`],
+          ["--inventory-file="],
+        );
+        await d.waitForLog((l) => l.msg === "device plugin started", HANG_MS);
+        const done = d.logs.findIndex((l) => l.msg === "start-up reconcile done");
+        const started = d.logs.findIndex((l) => l.msg === "device plugin started");
+        expect(done).toBeGreaterThanOrEqual(0);
+        expect(done).toBeLessThan(started);
+        expect(d.logs[done]).toMatchObject({ restored: 0, failed: 0 });
+      } finally {
+        rmSync(sysfs, { recursive: true, force: true });
+      }
+    });
+
     it("serves the tree's VFs and vDPA devices; Allocate answers with the device nodes; a rebind is seen by the next rescan", async () => {
       const sysfs = fakeTreeTempDir("acn-dp-sysfs-");
       try {
