@@ -18,12 +18,9 @@ static int addr_modify(struct acn_ctx *ctx, const struct acn_opts *o, uint16_t t
 	struct ifaddrmsg *ifa;
 	int ifindex, rc;
 
-	rc = acn_nl_open(&nl, &o->netns, NETLINK_ROUTE, ctx->err);
+	rc = acn_link_open(&nl, &o->netns, o->name, &ifindex, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = acn_link_index(&nl, o->name, &ifindex, ctx->err);
-	if (rc < 0)
-		goto close_nl;
 	ifa = acn_nlmsg_init(&m, type, flags, sizeof(*ifa), &acn_ifa_policy);
 	ifa->ifa_family = (unsigned char)p->family;
 	ifa->ifa_prefixlen = (unsigned char)p->prefixlen;
@@ -41,7 +38,6 @@ static int addr_modify(struct acn_ctx *ctx, const struct acn_opts *o, uint16_t t
 		acn_attr_put(&m, IFA_BROADCAST, 4, brd);
 	}
 	rc = acn_nl_talk(&nl, &m, NULL, NULL, ctx->err, op, o->raw[ACN_K_ADDR]);
-close_nl:
 	acn_nl_close(&nl);
 	return rc;
 }

@@ -10,14 +10,12 @@ int acn_link_del(struct acn_ctx *ctx, const struct acn_opts *o)
 {
 	struct acn_nl nl;
 	struct acn_nlmsg m;
-	struct ifinfomsg *ifi;
 	int rc;
 
 	rc = acn_nl_open(&nl, &o->netns, NETLINK_ROUTE, ctx->err);
 	if (rc < 0)
 		return rc;
-	ifi = acn_nlmsg_init(&m, RTM_DELLINK, 0, sizeof(*ifi), &acn_ifla_policy);
-	ifi->ifi_family = AF_UNSPEC;
+	acn_link_msg_init(&m, RTM_DELLINK, 0);
 	acn_attr_put_strz(&m, IFLA_IFNAME, o->name);
 	rc = acn_nl_talk(&nl, &m, NULL, NULL, ctx->err, "RTM_DELLINK", o->name);
 	acn_nl_close(&nl);

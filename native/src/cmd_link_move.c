@@ -18,18 +18,12 @@ int acn_link_move(struct acn_ctx *ctx, const struct acn_opts *o)
 	const char *final = acn_has(o, ACN_K_NEWNAME) ? o->newname : o->name;
 	struct acn_nl from, to;
 	struct acn_nlmsg m;
-	struct ifinfomsg *ifi;
 	int ifindex, rc;
 
-	rc = acn_nl_open(&from, &o->netns, NETLINK_ROUTE, ctx->err);
+	rc = acn_link_open(&from, &o->netns, o->name, &ifindex, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = acn_link_index(&from, o->name, &ifindex, ctx->err);
-	if (rc < 0)
-		goto close_from;
-	ifi = acn_nlmsg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi), &acn_ifla_policy);
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	acn_link_msg_init(&m, RTM_NEWLINK, ifindex);
 	acn_attr_put_s32(&m, IFLA_NET_NS_FD, o->to.fd);
 	if (acn_has(o, ACN_K_NEWNAME))
 		acn_attr_put_strz(&m, IFLA_IFNAME, o->newname);
@@ -51,19 +45,13 @@ int acn_link_altname_del(struct acn_ctx *ctx, const struct acn_opts *o)
 {
 	struct acn_nl nl;
 	struct acn_nlmsg m;
-	struct ifinfomsg *ifi;
 	struct nlattr *list;
 	int ifindex, rc;
 
-	rc = acn_nl_open(&nl, &o->netns, NETLINK_ROUTE, ctx->err);
+	rc = acn_link_open(&nl, &o->netns, o->name, &ifindex, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = acn_link_index(&nl, o->name, &ifindex, ctx->err);
-	if (rc < 0)
-		goto close_nl;
-	ifi = acn_nlmsg_init(&m, RTM_DELLINKPROP, 0, sizeof(*ifi), &acn_ifla_policy);
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	acn_link_msg_init(&m, RTM_DELLINKPROP, ifindex);
 	list = acn_attr_nest_start(&m, IFLA_PROP_LIST);
 	acn_attr_put_strz(&m, IFLA_ALT_IFNAME, o->altname);
 	acn_attr_nest_end(&m, list);

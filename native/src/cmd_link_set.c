@@ -17,19 +17,12 @@ static int link_modify(struct acn_ctx *ctx, const struct acn_opts *o, link_fill_
 {
 	struct acn_nl nl;
 	struct acn_nlmsg m;
-	struct ifinfomsg *ifi;
 	int ifindex, rc;
 
-	rc = acn_nl_open(&nl, &o->netns, NETLINK_ROUTE, ctx->err);
+	rc = acn_link_open(&nl, &o->netns, o->name, &ifindex, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = acn_link_index(&nl, o->name, &ifindex, ctx->err);
-	if (rc < 0)
-		goto close_nl;
-	ifi = acn_nlmsg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi), &acn_ifla_policy);
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
-	fill(&m, ifi, o);
+	fill(&m, acn_link_msg_init(&m, RTM_NEWLINK, ifindex), o);
 	rc = acn_nl_talk(&nl, &m, NULL, NULL, ctx->err, "RTM_NEWLINK", o->name);
 	if (rc < 0)
 		goto close_nl;

@@ -41,13 +41,18 @@ int acn_link_list(struct acn_ctx *ctx, const struct acn_opts *o)
 	return rc;
 }
 
-/* The optional name filter becomes an ifindex (0: all links). */
-static int filter_index(struct acn_nl *nl, const struct acn_opts *o, int *ifindex, struct acn_err *err)
+/* Opens the socket and turns the optional name filter into an ifindex (0: all links). */
+static int list_open(struct acn_nl *nl, const struct acn_opts *o, int *ifindex, struct acn_err *err)
 {
 	*ifindex = 0;
 	if (!acn_has(o, ACN_K_NAME))
-		return 0;
-	return acn_link_index(nl, o->name, ifindex, err);
+		return acn_nl_open(nl, &o->netns, NETLINK_ROUTE, err);
+	return acn_link_open(nl, &o->netns, o->name, ifindex, err);
+}
+
+static int list_family(const struct acn_opts *o)
+{
+	return acn_has(o, ACN_K_FAMILY) ? (int)o->family : 0;
 }
 
 int acn_addr_list(struct acn_ctx *ctx, const struct acn_opts *o)
@@ -55,30 +60,24 @@ int acn_addr_list(struct acn_ctx *ctx, const struct acn_opts *o)
 	struct acn_nl nl;
 	int ifindex, rc;
 
-	rc = acn_nl_open(&nl, &o->netns, NETLINK_ROUTE, ctx->err);
+	rc = list_open(&nl, o, &ifindex, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = filter_index(&nl, o, &ifindex, ctx->err);
-	if (rc == 0)
-		rc = acn_addr_put_all(&nl, acn_has(o, ACN_K_FAMILY) ? (int)o->family : 0, ifindex, ctx->out, "addrs",
-				      ctx->err, o->name);
+	rc = acn_addr_put_all(&nl, list_family(o), ifindex, ctx->out, "addrs", ctx->err, o->name);
 	acn_nl_close(&nl);
 	return rc;
 }
 
 int acn_route_list(struct acn_ctx *ctx, const struct acn_opts *o)
 {
+	uint32_t table = acn_has(o, ACN_K_TABLE) ? o->table : RT_TABLE_MAIN;
 	struct acn_nl nl;
 	int ifindex, rc;
 
-	rc = acn_nl_open(&nl, &o->netns, NETLINK_ROUTE, ctx->err);
+	rc = list_open(&nl, o, &ifindex, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = filter_index(&nl, o, &ifindex, ctx->err);
-	if (rc == 0)
-		rc = acn_route_put_all(&nl, acn_has(o, ACN_K_FAMILY) ? (int)o->family : 0, ifindex,
-				       acn_has(o, ACN_K_TABLE) ? o->table : RT_TABLE_MAIN, ctx->out, "routes",
-				       ctx->err, o->name);
+	rc = acn_route_put_all(&nl, list_family(o), ifindex, table, ctx->out, "routes", ctx->err, o->name);
 	acn_nl_close(&nl);
 	return rc;
 }

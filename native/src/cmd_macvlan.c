@@ -40,12 +40,9 @@ int acn_macvlan_add(struct acn_ctx *ctx, const struct acn_opts *o)
 	struct ifinfomsg *ifi;
 	int master_index, rc;
 
-	rc = acn_nl_open(&master_nl, &o->master_netns, NETLINK_ROUTE, ctx->err);
+	rc = acn_link_open(&master_nl, &o->master_netns, o->master, &master_index, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = acn_link_index(&master_nl, o->master, &master_index, ctx->err);
-	if (rc < 0)
-		goto close_master;
 	ifi = acn_nlmsg_init(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi), &acn_ifla_policy);
 	ifi->ifi_family = AF_UNSPEC;
 	macvlan_fill(&m, o, master_index);

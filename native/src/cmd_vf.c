@@ -85,12 +85,9 @@ static int vf_read(struct acn_nl *nl, int ifindex, struct vf_cb *c)
 {
 	struct acn_json_mark mark = acn_json_mark(c->out);
 	struct acn_nlmsg m;
-	struct ifinfomsg *ifi;
 	int rc;
 
-	ifi = acn_nlmsg_init(&m, RTM_GETLINK, 0, sizeof(*ifi), &acn_ifla_policy);
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	acn_link_msg_init(&m, RTM_GETLINK, ifindex);
 	acn_attr_put_u32(&m, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS);
 	c->found = false;
 	rc = acn_nl_talk(nl, &m, vf_cb, c, c->err, "RTM_GETLINK", c->object);
@@ -110,12 +107,10 @@ int acn_vf_show(struct acn_ctx *ctx, const struct acn_opts *o)
 	struct acn_nl nl;
 	int ifindex, rc;
 
-	rc = acn_nl_open(&nl, &o->netns, NETLINK_ROUTE, ctx->err);
+	rc = acn_link_open(&nl, &o->netns, o->pf, &ifindex, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = acn_link_index(&nl, o->pf, &ifindex, ctx->err);
-	if (rc == 0)
-		rc = vf_read(&nl, ifindex, &c);
+	rc = vf_read(&nl, ifindex, &c);
 	acn_nl_close(&nl);
 	return rc;
 }
@@ -224,7 +219,6 @@ int acn_vf_set(struct acn_ctx *ctx, const struct acn_opts *o)
 	struct acn_json_mark mark = acn_json_mark(ctx->out);
 	struct nlattr *list, *info;
 	struct acn_nlmsg m;
-	struct ifinfomsg *ifi;
 	struct acn_nl nl;
 	char object[IFNAMSIZ + 16];
 	const char *attr;
@@ -232,20 +226,15 @@ int acn_vf_set(struct acn_ctx *ctx, const struct acn_opts *o)
 
 	snprintf(object, sizeof(object), "%s vf %u", o->pf, o->vf);
 	c.object = object;
-	rc = acn_nl_open(&nl, &o->netns, NETLINK_ROUTE, ctx->err);
+	rc = acn_link_open(&nl, &o->netns, o->pf, &ifindex, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = acn_link_index(&nl, o->pf, &ifindex, ctx->err);
-	if (rc < 0)
-		goto close_nl;
 	rc = vf_read(&nl, ifindex, &c); /* the VF must exist; its rates are kept */
 	acn_json_rewind(ctx->out, mark);
 	if (rc < 0)
 		goto close_nl;
 
-	ifi = acn_nlmsg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi), &acn_ifla_policy);
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	acn_link_msg_init(&m, RTM_NEWLINK, ifindex);
 	list = acn_attr_nest_start(&m, IFLA_VFINFO_LIST);
 	info = acn_attr_nest_start(&m, IFLA_VF_INFO);
 	attr = put_setting(&m, o, &c.rate);

@@ -136,21 +136,21 @@ static int netns_leave(struct acn_err *err)
 	return 0;
 }
 
-int acn_netns_socket(const struct acn_netns *ns, int domain, int type, int protocol, int *fd,
-		     struct acn_err *err)
+/* Makes one fd in the current netns; @ns is where that is (NULL: the helper's own), to name it in errors. */
+typedef int (*netns_fd_fn)(const struct acn_netns *ns, const void *arg, int *fd, struct acn_err *err);
+
+/* Runs @make inside @ns and comes back; the fd is closed when the helper cannot come back. */
+static int netns_fd_at(const struct acn_netns *ns, netns_fd_fn make, const void *arg, int *fd,
+		       struct acn_err *err)
 {
 	int rc;
 
-	if (!ns || ns->fd < 0) {
-		*fd = socket(domain, type, protocol);
-		return *fd < 0 ? acn_fail(err, -errno, "socket", "") : 0;
-	}
+	if (!ns || ns->fd < 0)
+		return make(NULL, arg, fd, err);
 	rc = netns_enter(ns, err);
 	if (rc < 0)
 		return rc;
-	*fd = socket(domain, type, protocol);
-	if (*fd < 0)
-		rc = acn_fail(err, -errno, "socket", ns->path);
+	rc = make(ns, arg, fd, err);
 	if (netns_leave(err) < 0) {
 		rc = -err->code;
 		goto close_fd;
@@ -164,32 +164,46 @@ close_fd:
 	return rc;
 }
 
+struct socket_args {
+	int domain, type, protocol;
+};
+
+static int make_socket(const struct acn_netns *ns, const void *arg, int *fd, struct acn_err *err)
+{
+	const struct socket_args *a = arg;
+
+	*fd = socket(a->domain, a->type, a->protocol);
+	return *fd < 0 ? acn_fail(err, -errno, "socket", ns ? ns->path : "") : 0;
+}
+
+int acn_netns_socket(const struct acn_netns *ns, int domain, int type, int protocol, int *fd,
+		     struct acn_err *err)
+{
+	const struct socket_args a = { .domain = domain, .type = type, .protocol = protocol };
+
+	return netns_fd_at(ns, make_socket, &a, fd, err);
+}
+
+struct open_args {
+	const char *file, *op, *object;
+	int flags;
+};
+
+static int make_file(const struct acn_netns *ns, const void *arg, int *fd, struct acn_err *err)
+{
+	const struct open_args *a = arg;
+
+	(void)ns;
+	*fd = open(a->file, a->flags | O_CLOEXEC);
+	return *fd < 0 ? acn_fail(err, -errno, a->op, a->object) : 0;
+}
+
 int acn_netns_open_file(const struct acn_netns *ns, const char *file, int flags, int *fd, struct acn_err *err,
 			const char *op, const char *object)
 {
-	int rc = 0;
+	const struct open_args a = { .file = file, .op = op, .object = object, .flags = flags };
 
-	if (!ns || ns->fd < 0) {
-		*fd = open(file, flags | O_CLOEXEC);
-		return *fd < 0 ? acn_fail(err, -errno, op, object) : 0;
-	}
-	rc = netns_enter(ns, err);
-	if (rc < 0)
-		return rc;
-	*fd = open(file, flags | O_CLOEXEC);
-	if (*fd < 0)
-		rc = acn_fail(err, -errno, op, object);
-	if (netns_leave(err) < 0) {
-		rc = -err->code;
-		goto close_fd;
-	}
-	return rc;
-
-close_fd:
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-	return rc;
+	return netns_fd_at(ns, make_file, &a, fd, err);
 }
 
 int acn_netns_new_at(const char *file, ino_t *inode, struct acn_err *err)

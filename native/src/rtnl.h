@@ -19,6 +19,11 @@ extern const struct acn_nl_policy_set acn_rta_policy;
 
 /* Resolves an interface name to its index (RTM_GETLINK by IFLA_IFNAME): ENODEV when missing. */
 int acn_link_index(struct acn_nl *nl, const char *name, int *ifindex, struct acn_err *err);
+/* Opens an rtnetlink socket inside @ns and resolves @name there; on failure nothing is left open. */
+int acn_link_open(struct acn_nl *nl, const struct acn_netns *ns, const char *name, int *ifindex,
+		  struct acn_err *err);
+/* Starts a @type request (AF_UNSPEC) on the link with @ifindex (0: the link is named by an attribute). */
+struct ifinfomsg *acn_link_msg_init(struct acn_nlmsg *m, uint16_t type, int ifindex);
 /* Writes @key: LINK for the link with @ifindex (or @name when ifindex is 0); *found gets its index. */
 int acn_link_put(struct acn_nl *nl, int ifindex, const char *name, bool vfs, struct acn_json *out, const char *key,
 		 int *found, struct acn_err *err);
@@ -44,5 +49,21 @@ int acn_route_to_json(const struct nlmsghdr *nlh, int family, int ifindex, uint3
 
 /* 4 or 6 for AF_INET / AF_INET6, 0 otherwise. */
 int acn_family_number(int af);
+/* "site", "link", "host", "nowhere" or the number; RT_SCOPE_UNIVERSE is @universe (iproute2 says "global" for
+ * addresses, "universe" for routes). */
+const char *acn_scope_name(unsigned char scope, const char *universe, char *buf, size_t len);
+
+/* What an address or route dump keeps; 0 means "any". */
+struct acn_rtnl_filter {
+	int family, ifindex;
+	uint32_t table;
+};
+/* A single-message parser as above: 0, 1 (filtered out) or -EPROTO with *bad set. */
+typedef int (*acn_rtnl_parse_fn)(const struct nlmsghdr *nlh, const struct acn_rtnl_filter *f, struct acn_json *out,
+				 const char **bad);
+/* Dumps @m (op @dump_op) into @key: [...], one element per message @parse keeps; a parse error fails as @parse_op. */
+int acn_rtnl_dump_put(struct acn_nl *nl, struct acn_nlmsg *m, acn_rtnl_parse_fn parse, const struct acn_rtnl_filter *f,
+		      struct acn_json *out, const char *key, struct acn_err *err, const char *dump_op,
+		      const char *parse_op, const char *object);
 
 #endif

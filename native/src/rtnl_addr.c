@@ -13,11 +13,11 @@ int acn_family_number(int af)
 	return af == AF_INET ? 4 : af == AF_INET6 ? 6 : 0;
 }
 
-static const char *addr_scope_name(unsigned char scope, char *buf, size_t len)
+const char *acn_scope_name(unsigned char scope, const char *universe, char *buf, size_t len)
 {
 	switch (scope) {
 	case RT_SCOPE_UNIVERSE:
-		return "global";
+		return universe;
 	case RT_SCOPE_SITE:
 		return "site";
 	case RT_SCOPE_LINK:
@@ -65,52 +65,24 @@ int acn_addr_to_json(const struct nlmsghdr *nlh, int family, int ifindex, struct
 	acn_json_str(out, "address", text);
 	acn_json_uint(out, "prefixlen", ifa->ifa_prefixlen);
 	acn_json_uint(out, "ifindex", ifa->ifa_index);
-	acn_json_str(out, "scope", addr_scope_name(ifa->ifa_scope, scope, sizeof(scope)));
+	acn_json_str(out, "scope", acn_scope_name(ifa->ifa_scope, "global", scope, sizeof(scope)));
 	acn_json_obj_close(out);
 	return 0;
 }
 
-struct addr_cb {
-	struct acn_json *out;
-	struct acn_json_mark mark;
-	struct acn_err *err;
-	const char *object;
-	int family, ifindex;
-};
-
-static int addr_cb(const struct nlmsghdr *nlh, void *data)
+static int addr_parse(const struct nlmsghdr *nlh, const struct acn_rtnl_filter *f, struct acn_json *out,
+		      const char **bad)
 {
-	struct addr_cb *c = data;
-	const char *bad = NULL;
-	int rc = acn_addr_to_json(nlh, c->family, c->ifindex, c->out, &bad);
-
-	if (rc < 0) {
-		rc = acn_fail(c->err, rc, "parse RTM_NEWADDR", c->object);
-		snprintf(c->err->attr, sizeof(c->err->attr), "%s", bad ? bad : "");
-		return rc;
-	}
-	return 0;
-}
-
-static void addr_reset(void *data)
-{
-	struct addr_cb *c = data;
-
-	acn_json_rewind(c->out, c->mark);
+	return acn_addr_to_json(nlh, f->family, f->ifindex, out, bad);
 }
 
 int acn_addr_put_all(struct acn_nl *nl, int family, int ifindex, struct acn_json *out, const char *key,
 		     struct acn_err *err, const char *object)
 {
+	const struct acn_rtnl_filter f = { .family = family, .ifindex = ifindex };
 	struct acn_nlmsg m;
 	struct ifaddrmsg *ifa = acn_nlmsg_init(&m, RTM_GETADDR, 0, sizeof(*ifa), &acn_ifa_policy);
-	struct addr_cb c = { .out = out, .err = err, .object = object, .family = family, .ifindex = ifindex };
-	int rc;
 
 	ifa->ifa_family = (unsigned char)family;
-	acn_json_arr_open(out, key);
-	c.mark = acn_json_mark(out);
-	rc = acn_nl_dump(nl, &m, addr_cb, addr_reset, &c, err, "RTM_GETADDR", object);
-	acn_json_arr_close(out);
-	return rc;
+	return acn_rtnl_dump_put(nl, &m, addr_parse, &f, out, key, err, "RTM_GETADDR", "parse RTM_NEWADDR", object);
 }

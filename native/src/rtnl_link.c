@@ -156,16 +156,21 @@ int acn_link_to_json(const struct nlmsghdr *nlh, struct acn_json *out, const cha
 	return 0;
 }
 
-static void *getlink_init(struct acn_nlmsg *m, int ifindex, const char *name, uint32_t ext_mask, uint16_t flags)
+struct ifinfomsg *acn_link_msg_init(struct acn_nlmsg *m, uint16_t type, int ifindex)
 {
-	struct ifinfomsg *ifi = acn_nlmsg_init(m, RTM_GETLINK, flags, sizeof(*ifi), &acn_ifla_policy);
+	struct ifinfomsg *ifi = acn_nlmsg_init(m, type, 0, sizeof(*ifi), &acn_ifla_policy);
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
+	return ifi;
+}
+
+static void getlink_init(struct acn_nlmsg *m, int ifindex, const char *name, uint32_t ext_mask)
+{
+	acn_link_msg_init(m, RTM_GETLINK, ifindex);
 	if (!ifindex && name)
 		acn_attr_put_strz(m, IFLA_IFNAME, name);
 	acn_attr_put_u32(m, IFLA_EXT_MASK, ext_mask);
-	return ifi;
 }
 
 struct link_cb {
@@ -200,7 +205,7 @@ int acn_link_index(struct acn_nl *nl, const char *name, int *ifindex, struct acn
 	struct link_cb c = { .ifindex = 0 };
 	int rc;
 
-	getlink_init(&m, 0, name, RTEXT_FILTER_SKIP_STATS, 0);
+	getlink_init(&m, 0, name, RTEXT_FILTER_SKIP_STATS);
 	rc = acn_nl_talk(nl, &m, index_cb, &c, err, "RTM_GETLINK", name);
 	if (rc < 0)
 		return rc;
@@ -208,6 +213,23 @@ int acn_link_index(struct acn_nl *nl, const char *name, int *ifindex, struct acn
 		return acn_fail(err, -ENODEV, "RTM_GETLINK", name);
 	*ifindex = c.ifindex;
 	return 0;
+}
+
+int acn_link_open(struct acn_nl *nl, const struct acn_netns *ns, const char *name, int *ifindex,
+		  struct acn_err *err)
+{
+	int rc = acn_nl_open(nl, ns, NETLINK_ROUTE, err);
+
+	if (rc < 0)
+		return rc;
+	rc = acn_link_index(nl, name, ifindex, err);
+	if (rc < 0)
+		goto close_nl;
+	return 0;
+
+close_nl:
+	acn_nl_close(nl);
+	return rc;
 }
 
 static int put_cb(const struct nlmsghdr *nlh, void *data)
@@ -232,7 +254,7 @@ int acn_link_put(struct acn_nl *nl, int ifindex, const char *name, bool vfs, str
 	struct acn_json_mark mark = acn_json_mark(out);
 	int rc;
 
-	getlink_init(&m, ifindex, name, RTEXT_FILTER_SKIP_STATS | (vfs ? RTEXT_FILTER_VF : 0), 0);
+	getlink_init(&m, ifindex, name, RTEXT_FILTER_SKIP_STATS | (vfs ? RTEXT_FILTER_VF : 0));
 	rc = acn_nl_talk(nl, &m, put_cb, &c, err, "RTM_GETLINK", name);
 	if (rc == 0 && c.ifindex <= 0)
 		rc = acn_fail(err, -ENODEV, "RTM_GETLINK", name);
@@ -260,7 +282,7 @@ int acn_link_put_all(struct acn_nl *nl, struct acn_json *out, const char *key, s
 
 	acn_json_arr_open(out, key);
 	c.mark = acn_json_mark(out);
-	getlink_init(&m, 0, NULL, RTEXT_FILTER_SKIP_STATS, 0);
+	getlink_init(&m, 0, NULL, RTEXT_FILTER_SKIP_STATS);
 	rc = acn_nl_dump(nl, &m, put_cb, put_all_reset, &c, err, "RTM_GETLINK", "");
 	acn_json_arr_close(out);
 	return rc;

@@ -8,25 +8,6 @@
 
 #include "rtnl.h"
 
-static const char *route_scope_name(unsigned char scope, char *buf, size_t len)
-{
-	switch (scope) {
-	case RT_SCOPE_UNIVERSE:
-		return "universe";
-	case RT_SCOPE_SITE:
-		return "site";
-	case RT_SCOPE_LINK:
-		return "link";
-	case RT_SCOPE_HOST:
-		return "host";
-	case RT_SCOPE_NOWHERE:
-		return "nowhere";
-	default:
-		snprintf(buf, len, "%u", scope);
-		return buf;
-	}
-}
-
 static const char *protocol_name(unsigned char proto, char *buf, size_t len)
 {
 	switch (proto) {
@@ -116,7 +97,7 @@ int acn_route_to_json(const struct nlmsghdr *nlh, int family, int ifindex, uint3
 	else
 		acn_json_null(out, "oif");
 	acn_json_uint(out, "table", rtable);
-	acn_json_str(out, "scope", route_scope_name(r->rtm_scope, buf, sizeof(buf)));
+	acn_json_str(out, "scope", acn_scope_name(r->rtm_scope, "universe", buf, sizeof(buf)));
 	acn_json_str(out, "protocol", protocol_name(r->rtm_protocol, buf, sizeof(buf)));
 	/* IPv4 omits RTA_PRIORITY when it is 0: absent means metric 0, not unknown. */
 	acn_json_uint(out, "metric", tb[RTA_PRIORITY] ? acn_attr_u32(tb[RTA_PRIORITY]) : 0);
@@ -124,49 +105,20 @@ int acn_route_to_json(const struct nlmsghdr *nlh, int family, int ifindex, uint3
 	return 0;
 }
 
-struct route_cb {
-	struct acn_json *out;
-	struct acn_json_mark mark;
-	struct acn_err *err;
-	const char *object;
-	int family, ifindex;
-	uint32_t table;
-};
-
-static int route_cb(const struct nlmsghdr *nlh, void *data)
+static int route_parse(const struct nlmsghdr *nlh, const struct acn_rtnl_filter *f, struct acn_json *out,
+		       const char **bad)
 {
-	struct route_cb *c = data;
-	const char *bad = NULL;
-	int rc = acn_route_to_json(nlh, c->family, c->ifindex, c->table, c->out, &bad);
-
-	if (rc < 0) {
-		rc = acn_fail(c->err, rc, "parse RTM_NEWROUTE", c->object);
-		snprintf(c->err->attr, sizeof(c->err->attr), "%s", bad ? bad : "");
-		return rc;
-	}
-	return 0;
-}
-
-static void route_reset(void *data)
-{
-	struct route_cb *c = data;
-
-	acn_json_rewind(c->out, c->mark);
+	return acn_route_to_json(nlh, f->family, f->ifindex, f->table, out, bad);
 }
 
 int acn_route_put_all(struct acn_nl *nl, int family, int ifindex, uint32_t table, struct acn_json *out,
 		      const char *key, struct acn_err *err, const char *object)
 {
+	const struct acn_rtnl_filter f = { .family = family, .ifindex = ifindex, .table = table };
 	struct acn_nlmsg m;
 	struct rtmsg *r = acn_nlmsg_init(&m, RTM_GETROUTE, 0, sizeof(*r), &acn_rta_policy);
-	struct route_cb c = { .out = out, .err = err, .object = object, .family = family, .ifindex = ifindex,
-			      .table = table };
-	int rc;
 
 	r->rtm_family = (unsigned char)family;
-	acn_json_arr_open(out, key);
-	c.mark = acn_json_mark(out);
-	rc = acn_nl_dump(nl, &m, route_cb, route_reset, &c, err, "RTM_GETROUTE", object);
-	acn_json_arr_close(out);
-	return rc;
+	return acn_rtnl_dump_put(nl, &m, route_parse, &f, out, key, err, "RTM_GETROUTE", "parse RTM_NEWROUTE",
+				 object);
 }

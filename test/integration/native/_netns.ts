@@ -1,12 +1,16 @@
 // Shared fixtures for the helper's integration tests: throwaway network
 // namespaces with veth masters (no dummy links on our machines), the ASan
-// helper, and sanitizer settings that make any finding fail the test.
+// helper (through the client or raw argv), and sanitizer settings that make
+// any finding fail the test.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
+
+import { createNativeClient, NativeError, type NativeClient } from "../../../native/client/index.js";
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -72,4 +76,59 @@ export function sanitizerReports(dir: string): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Waits for @p and returns the NativeError it rejects with; any other outcome fails the test. */
+export async function failure(p: Promise<unknown>): Promise<NativeError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof NativeError) return e;
+    throw e;
+  }
+  throw new Error("Expected the helper to fail");
+}
+
+/** The helper's reply as raw JSON, for the fields the client does not surface. */
+export interface RawReply {
+  ok: boolean;
+  results: Record<string, unknown>[];
+  error?: {
+    index: number | null;
+    cmd: string | null;
+    op: string;
+    object: string;
+    errname: string;
+    message: string;
+    attr?: string;
+  };
+}
+
+/** Raw argv run of the ASan helper, for refusals (exit 2) and failures whose reply shape is checked field by field. */
+export function rawHelper(...argv: string[]): { status: number | null; reply: RawReply } {
+  const r = spawnSync(HELPER_ASAN, argv, { encoding: "utf8" });
+  expect(r.stderr).not.toMatch(/Sanitizer|runtime error/);
+  return { status: r.status, reply: JSON.parse(r.stdout) as RawReply };
+}
+
+/**
+ * The ASan helper's client for one describe block: checks that the build exists, sends sanitizer reports to a
+ * temp dir (see sanitize), fails the test after which a report appeared, and removes the dir at the end. Hooks a
+ * suite registers after this call run before these after-hooks (vitest runs after-hooks as a stack).
+ */
+export function useSanitizedClient(): NativeClient {
+  const client = createNativeClient({ helperPath: HELPER_ASAN, timeoutMs: 20_000 });
+  let dir: string | undefined;
+
+  beforeAll(() => {
+    requireHelper();
+    dir = sanitize().dir;
+  });
+  afterEach(() => {
+    if (dir !== undefined) expect(sanitizerReports(dir)).toBe("");
+  });
+  afterAll(() => {
+    if (dir !== undefined) removeDir(dir);
+  });
+  return client;
 }

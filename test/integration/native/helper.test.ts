@@ -3,21 +3,8 @@
 import { statSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import { cmd, createNativeClient, NativeError, type Link } from "../../../native/client/index.js";
-import {
-  addNetns,
-  delNetns,
-  HELPER_ASAN,
-  ip,
-  isRoot,
-  linkNames,
-  readSysctl,
-  removeDir,
-  requireHelper,
-  sanitize,
-  sanitizerReports,
-  tag,
-} from "./_netns.js";
+import { cmd, type Link } from "../../../native/client/index.js";
+import { addNetns, delNetns, failure, ip, isRoot, linkNames, readSysctl, tag, useSanitizedClient } from "./_netns.js";
 
 const t = tag();
 const HOST = `nhl-h-${t}`;
@@ -25,25 +12,12 @@ const POD = `nhl-p-${t}`;
 const MASTER = `nhl${t}m`; // veth in HOST, master of the macvlans
 const PEER = `nhl${t}n`;
 
-async function failure(p: Promise<unknown>): Promise<NativeError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof NativeError) return e;
-    throw e;
-  }
-  throw new Error("Expected the helper to fail");
-}
-
 describe.skipIf(!isRoot)("accelnet-helper in network namespaces (needs root)", () => {
-  const client = createNativeClient({ helperPath: HELPER_ASAN, timeoutMs: 20_000 });
+  const client = useSanitizedClient();
   let hostNs = "";
   let podNs = "";
-  let san: { dir: string };
 
   beforeAll(() => {
-    requireHelper();
-    san = sanitize();
     hostNs = addNetns(HOST);
     podNs = addNetns(POD);
     ip("-n", HOST, "link", "add", MASTER, "type", "veth", "peer", "name", PEER);
@@ -53,13 +27,11 @@ describe.skipIf(!isRoot)("accelnet-helper in network namespaces (needs root)", (
   afterEach(() => {
     // Each test leaves the pod netns with only lo.
     for (const name of linkNames(POD)) if (name !== "lo") ip("-n", POD, "link", "del", name);
-    expect(sanitizerReports(san.dir)).toBe("");
   });
 
   afterAll(() => {
     delNetns(POD);
     delNetns(HOST);
-    removeDir(san.dir);
   });
 
   const add = (name: string, extra: Partial<Parameters<typeof cmd.macvlanAdd>[0]> = {}) =>

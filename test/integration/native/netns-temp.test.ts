@@ -3,49 +3,25 @@
 // kernel's own views (stat, /proc/<pid>/ns, mountinfo), not with the helper alone.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 
-import { cmd, createNativeClient, NativeError } from "../../../native/client/index.js";
+import { cmd } from "../../../native/client/index.js";
 import {
   addNetns,
   delNetns,
+  failure,
   HELPER_ASAN,
   ip,
   isRoot,
   linkNames,
   netnsPath,
-  removeDir,
-  requireHelper,
-  sanitize,
-  sanitizerReports,
+  rawHelper,
   tag,
+  useSanitizedClient,
 } from "./_netns.js";
 
 const t = tag();
 const PREFIX = `acn-tmpns-${t}`;
-
-interface Reply {
-  ok: boolean;
-  results: unknown[];
-  error?: { index: number | null; cmd: string | null; op: string; object: string; errname: string; message: string };
-}
-
-/** Raw argv run, for refusals (exit 2) and reply fields the client does not surface. */
-function raw(...argv: string[]): { status: number | null; reply: Reply } {
-  const r = spawnSync(HELPER_ASAN, argv, { encoding: "utf8" });
-  expect(r.stderr).not.toMatch(/Sanitizer|runtime error/);
-  return { status: r.status, reply: JSON.parse(r.stdout) as Reply };
-}
-
-async function failure(p: Promise<unknown>): Promise<NativeError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof NativeError) return e;
-    throw e;
-  }
-  throw new Error("Expected the helper to fail");
-}
 
 function netnsList(): string[] {
   return ip("netns", "list")
@@ -66,9 +42,8 @@ function mountAt(pid: number | "self", path: string): { fstype: string; optional
 }
 
 describe.skipIf(!isRoot)("accelnet-helper netns-create and netns-delete (needs root)", () => {
-  const client = createNativeClient({ helperPath: HELPER_ASAN, timeoutMs: 20_000 });
+  const client = useSanitizedClient();
   const made: string[] = [];
-  let san: { dir: string };
   let n = 0;
 
   /** A fresh unique name in /run/netns, removed after each test whatever happened. */
@@ -78,20 +53,12 @@ describe.skipIf(!isRoot)("accelnet-helper netns-create and netns-delete (needs r
     return { name, path: netnsPath(name) };
   }
 
-  beforeAll(() => {
-    requireHelper();
-    san = sanitize();
-  });
   afterEach(() => {
     for (const name of made.splice(0)) {
       const path = netnsPath(name);
       spawnSync("umount", ["-l", path]);
       rmSync(path, { force: true, recursive: true });
     }
-    expect(sanitizerReports(san.dir)).toBe("");
-  });
-  afterAll(() => {
-    removeDir(san.dir);
   });
 
   it("netns-create makes a new network namespace at the path, usable with ip -n, and the helper stays in its own", async () => {
@@ -223,7 +190,7 @@ describe.skipIf(!isRoot)("accelnet-helper netns-create and netns-delete (needs r
     ] as const;
     for (const [path, effect] of bad) {
       for (const command of ["netns-create", "netns-delete"]) {
-        const { status, reply } = raw(command, `path=${path}`);
+        const { status, reply } = rawHelper(command, `path=${path}`);
         expect(status, `${command} ${path}`).toBe(2);
         expect(reply.error).toMatchObject({ index: 0, cmd: command, op: "parse", object: "path", errname: "EINVAL" });
         expect(reply.error?.message).toContain(`${command}: invalid path "${path}"`);
@@ -235,7 +202,7 @@ describe.skipIf(!isRoot)("accelnet-helper netns-create and netns-delete (needs r
     expect(existsSync(`/run/${PREFIX}-up`)).toBe(false);
     // A bad command later in the batch: the create before it does not run either.
     const { name, path } = fresh();
-    const { status } = raw("netns-create", `path=${path}`, "--", "netns-delete", "path=/tmp/x");
+    const { status } = rawHelper("netns-create", `path=${path}`, "--", "netns-delete", "path=/tmp/x");
     expect(status).toBe(2);
     expect(existsSync(path)).toBe(false);
     expect(netnsList()).not.toContain(name);

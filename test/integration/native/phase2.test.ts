@@ -5,22 +5,10 @@
 // (the real VF, VFIO and vDPA paths run in the lab: test/lab/guest/smoke.test.ts).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { cmd, createNativeClient, NativeError } from "../../../native/client/index.js";
-import {
-  addNetns,
-  delNetns,
-  HELPER_ASAN,
-  ip,
-  isRoot,
-  linkNames,
-  removeDir,
-  requireHelper,
-  sanitize,
-  sanitizerReports,
-  tag,
-} from "./_netns.js";
+import { cmd } from "../../../native/client/index.js";
+import { addNetns, delNetns, failure, ip, isRoot, linkNames, rawHelper, tag, useSanitizedClient } from "./_netns.js";
 
 /** The vdpa generic netlink family exists once the vdpa core module is loaded. */
 const hostHasVdpa = existsSync("/sys/module/vdpa");
@@ -30,46 +18,12 @@ const B = `nh2-b-${t}`;
 const VA = `nh2${t}a`; // veth end moved between A and B
 const VB = `nh2${t}b`;
 
-interface Reply {
-  ok: boolean;
-  results: Record<string, unknown>[];
-  error?: {
-    index: number | null;
-    cmd: string | null;
-    op: string;
-    object: string;
-    errname: string;
-    message: string;
-    attr?: string;
-  };
-}
-
-/** Raw argv run: for refusals (exit 2) and failures whose reply shape we check field by field. */
-function raw(...argv: string[]): { status: number | null; reply: Reply } {
-  const r = spawnSync(HELPER_ASAN, argv, { encoding: "utf8" });
-  expect(r.stderr).not.toMatch(/Sanitizer|runtime error/);
-  return { status: r.status, reply: JSON.parse(r.stdout) as Reply };
-}
-
-async function failure(p: Promise<unknown>): Promise<NativeError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof NativeError) return e;
-    throw e;
-  }
-  throw new Error("Expected the helper to fail");
-}
-
 describe.skipIf(!isRoot)("accelnet-helper phase 2 in network namespaces (needs root)", () => {
-  const client = createNativeClient({ helperPath: HELPER_ASAN, timeoutMs: 20_000 });
+  const client = useSanitizedClient();
   let nsA = "";
   let nsB = "";
-  let san: { dir: string };
 
   beforeAll(() => {
-    requireHelper();
-    san = sanitize();
     nsA = addNetns(A);
     nsB = addNetns(B);
   });
@@ -78,13 +32,9 @@ describe.skipIf(!isRoot)("accelnet-helper phase 2 in network namespaces (needs r
     for (const ns of [A, B]) for (const n of [VA, "net1"]) spawnSync("ip", ["-n", ns, "link", "del", n]);
     ip("-n", A, "link", "add", VA, "type", "veth", "peer", "name", VB);
   });
-  afterEach(() => {
-    expect(sanitizerReports(san.dir)).toBe("");
-  });
   afterAll(() => {
     delNetns(A);
     delNetns(B);
-    removeDir(san.dir);
   });
 
   it("link-move moves a link into another netns and back, reading it back in the target", async () => {
@@ -141,7 +91,7 @@ describe.skipIf(!isRoot)("accelnet-helper phase 2 in network namespaces (needs r
     const zero = "00:00:00:00:00:00";
     const e = await failure(client.run([cmd.vfSet({ netns: nsA, pf: VA, vf: 0, setting: { mac: zero } })]));
     expect(e).toMatchObject({ cmd: "vf-set", op: "RTM_GETLINK", object: `${VA} vf 0`, errname: "ENODEV" });
-    const { status, reply } = raw("vf-set", `netns=${nsA}`, `pf=${VA}`, "vf=0", `mac=${zero}`);
+    const { status, reply } = rawHelper("vf-set", `netns=${nsA}`, `pf=${VA}`, "vf=0", `mac=${zero}`);
     expect(status).toBe(1);
     expect(reply.error).toMatchObject({ op: "RTM_GETLINK", errname: "ENODEV" });
     // Everywhere else the all-zero MAC stays refused.
@@ -149,7 +99,7 @@ describe.skipIf(!isRoot)("accelnet-helper phase 2 in network namespaces (needs r
       ["link-set-mac", `netns=${nsA}`, `name=${VA}`, `mac=${zero}`],
       ["vdpa-config-set", "dev=vdpa0", `mac=${zero}`],
     ]) {
-      const refused = raw(...argv);
+      const refused = rawHelper(...argv);
       expect(refused.status, argv[0]).toBe(2);
       expect(refused.reply.error).toMatchObject({ op: "parse", object: "mac" });
       expect(refused.reply.error?.message).toBe(`${argv[0]}: invalid mac "${zero}": is all zero`);
@@ -205,7 +155,7 @@ describe.skipIf(!isRoot)("accelnet-helper phase 2 in network namespaces (needs r
     [["inventory", "vdpa=yes"], "vdpa"],
     [["vdpa-list", "dev=x"], "dev"],
   ])("refuses %j before running anything (exit 2, object %s)", (argv, object) => {
-    const { status, reply } = raw(...argv);
+    const { status, reply } = rawHelper(...argv);
     expect(status).toBe(2);
     expect(reply.ok).toBe(false);
     expect(reply.error).toMatchObject({ index: 0, op: "parse", object });
@@ -213,7 +163,7 @@ describe.skipIf(!isRoot)("accelnet-helper phase 2 in network namespaces (needs r
   });
 
   it("a batch with one bad phase 2 command runs nothing (the link stays in A)", () => {
-    const { status } = raw("link-move", `netns=${nsA}`, `name=${VA}`, `to=${nsB}`, "--", "pci-show", "addr=bad");
+    const { status } = rawHelper("link-move", `netns=${nsA}`, `name=${VA}`, `to=${nsB}`, "--", "pci-show", "addr=bad");
     expect(status).toBe(2);
     expect(linkNames(A)).toContain(VA);
     expect(linkNames(B)).not.toContain(VA);

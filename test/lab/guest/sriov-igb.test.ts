@@ -7,22 +7,19 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createNativeClient, type Vf } from "../../../native/client/index.js";
+import type { Vf } from "../../../native/client/index.js";
 import { StateStore } from "../../../cni/lib/state.js";
-import { OwnerMarkers } from "../../../cni/lib/owner.js";
 import { helperVfPlatform, type VfPlatform } from "../../../cni/lib/vf.js";
 import { createRegistry, modeFuncs } from "../../../cni/modes/index.js";
 import { macvlan } from "../../../cni/modes/macvlan.js";
 import { createSriovMode } from "../../../cni/modes/sriov.js";
-import { dispatch } from "../../../cni/skel/dispatch.js";
+import { ipJson, leftovers, netdevState, runCni } from "./cni.js";
 import { requireCommands } from "./helper.js";
 import {
   cleanupAll,
-  cniPath,
   createNetdevsim,
   createNetns,
   createVfs,
-  helperPath,
   inLab,
   onCleanup,
   pciDriver,
@@ -45,38 +42,13 @@ interface VfInfo {
   link_state?: string;
 }
 
-async function ipJson<T>(...args: string[]): Promise<T> {
-  return JSON.parse((await sh(["ip", "-j", ...args])).stdout) as T;
-}
-
 /** What DEL must restore, read with iproute2: the VF netdev (by PCI address) and the PF's view of the VF. */
 async function hostState(pf: string, vf: LabVf) {
   const [pfLink] = await ipJson<{ vfinfo_list?: VfInfo[] }[]>("-d", "link", "show", "dev", pf);
   const info = pfLink?.vfinfo_list?.find((v) => v.vf === vf.index);
-  const netdev = pciNetdevs(vf.addr)[0];
-  const link =
-    netdev === undefined
-      ? null
-      : (
-          await ipJson<{ ifname: string; address: string; mtu: number; flags: string[]; altnames?: string[] }[]>(
-            "link",
-            "show",
-            "dev",
-            netdev,
-          )
-        )[0];
   return {
     driver: pciDriver(vf.addr),
-    netdev:
-      link === null || link === undefined
-        ? null
-        : {
-            name: link.ifname,
-            mac: link.address,
-            mtu: link.mtu,
-            up: link.flags.includes("UP"),
-            altnames: link.altnames ?? [],
-          },
+    netdev: await netdevState(pciNetdevs(vf.addr)[0]),
     vf: info,
   };
 }
@@ -120,38 +92,14 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
     ...extra,
   });
 
-  async function cni(
-    command: string,
-    conf: unknown,
-    env: Record<string, string> = {},
-    platform: VfPlatform = helperVfPlatform,
-  ) {
-    let stdout = "";
-    let stderr = "";
-    const code = await dispatch(
-      {
-        env: {
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: "ctr-a",
-          CNI_NETNS: podA,
-          CNI_IFNAME: "net1",
-          CNI_PATH: cniPath,
-          PATH: process.env.PATH ?? "",
-          // The state dir comes from the environment only; device info files may go under `dir` here.
-          ACCELNET_STATE_DIR: stateDir,
-          ACCELNET_DEVINFO_DIR: dir,
-          ...env,
-        },
-        stdin: JSON.stringify(conf),
-        stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: (s: string) => (stderr += s) },
-      },
+  const cni = (command: string, conf: unknown, env: Record<string, string> = {}, platform = helperVfPlatform) =>
+    runCni(
       modeFuncs(createRegistry([macvlan, createSriovMode({ platform })]), { isVdpaDevice: () => false }),
-      { native: () => createNativeClient({ helperPath }), lockTimeoutMs: 2000 },
-      "lab",
+      { netns: podA, stateDir, devinfoDir: dir },
+      command,
+      conf,
+      env,
     );
-    return { code, out: stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>), stderr };
-  }
 
   const allIgb = {
     mac: "02:00:00:5a:00:01",
@@ -298,8 +246,7 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
         cleanup === "DEL" ? await cni("DEL", conf) : await cni("GC", { ...confOf(), "cni.dev/valid-attachments": [] });
       expect(after.code, JSON.stringify(after.out)).toBe(0);
       expect(await hostState(pf, vf0())).toEqual(before);
-      expect(new StateStore(stateDir).list().states).toEqual([]);
-      expect(new OwnerMarkers(stateDir).list()).toEqual([]);
+      expect(leftovers(stateDir)).toEqual({ states: [], markers: [] });
       expect(existsSync(path.join(dir, "f.json"))).toBe(false);
     },
   );

@@ -7,20 +7,15 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createNativeClient } from "../../../native/client/index.js";
-import { OwnerMarkers } from "../../../cni/lib/owner.js";
-import { StateStore } from "../../../cni/lib/state.js";
 import { createRegistry, modeFuncs } from "../../../cni/modes/index.js";
 import { macvlan } from "../../../cni/modes/macvlan.js";
 import { createVdpaMode } from "../../../cni/modes/vdpa.js";
-import { dispatch } from "../../../cni/skel/dispatch.js";
+import { ipJson, leftovers, netdevState, runCni, type IpLink } from "./cni.js";
 import { helper, requireCommands } from "./helper.js";
 import {
   cleanupAll,
-  cniPath,
   createNetns,
   createVdpa,
-  helperPath,
   inLab,
   onCleanup,
   rebindVdpa,
@@ -32,38 +27,15 @@ import {
   type VdpaDevice,
 } from "./prelude.js";
 
-async function ipJson<T>(...args: string[]): Promise<T> {
-  return JSON.parse((await sh(["ip", "-j", ...args])).stdout) as T;
-}
-
-interface IpLink {
-  ifname: string;
-  address: string;
-  mtu: number;
-  flags: string[];
-  altnames?: string[];
-}
-
 /** Everything DEL must restore, read without the helper: driver, char device, netdev, config-space MAC/MTU. */
 async function hostState(dev: VdpaDevice) {
-  const netdev = virtioNetdev(dev.name);
-  const link = netdev === undefined ? undefined : (await ipJson<IpLink[]>("link", "show", "dev", netdev))[0];
   const config = JSON.parse((await sh(["vdpa", "-j", "dev", "config", "show", dev.name])).stdout) as {
     config: Record<string, { mac?: string; mtu?: number }>;
   };
   return {
     driver: vdpaDriver(dev.name),
     chardev: vhostVdpaChardev(dev.name) ?? null,
-    netdev:
-      link === undefined
-        ? null
-        : {
-            name: link.ifname,
-            mac: link.address,
-            mtu: link.mtu,
-            up: link.flags.includes("UP"),
-            altnames: link.altnames ?? [],
-          },
+    netdev: await netdevState(virtioNetdev(dev.name)),
     config: { mac: config.config[dev.name]?.mac, mtu: config.config[dev.name]?.mtu },
   };
 }
@@ -105,39 +77,15 @@ describe.skipIf(!inLab)("lab: vDPA mode on VDUSE virtio-net devices", () => {
     ...extra,
   });
 
-  async function cni(command: string, conf: unknown, env: Record<string, string> = {}) {
-    let stdout = "";
-    let stderr = "";
-    const code = await dispatch(
-      {
-        env: {
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: "ctr-a",
-          CNI_NETNS: podA,
-          CNI_IFNAME: "net1",
-          CNI_PATH: cniPath,
-          PATH: process.env.PATH ?? "",
-          // The state dir comes from the environment only; device info files may go under `dir` here.
-          ACCELNET_STATE_DIR: stateDir,
-          ACCELNET_DEVINFO_DIR: dir,
-          ...env,
-        },
-        stdin: JSON.stringify(conf),
-        stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: (s: string) => (stderr += s) },
-      },
-      // Mode selection as shipped: a deviceID under /sys/bus/vdpa/devices selects vdpa.
+  // Mode selection as shipped: a deviceID under /sys/bus/vdpa/devices selects vdpa.
+  const cni = (command: string, conf: unknown, env: Record<string, string> = {}) =>
+    runCni(
       modeFuncs(createRegistry([macvlan, createVdpaMode()])),
-      { native: () => createNativeClient({ helperPath }), lockTimeoutMs: 2000 },
-      "lab",
+      { netns: podA, stateDir, devinfoDir: dir },
+      command,
+      conf,
+      env,
     );
-    return { code, out: stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>), stderr };
-  }
-
-  const leftovers = () => ({
-    states: new StateStore(stateDir).list().states,
-    markers: new OwnerMarkers(stateDir).list(),
-  });
 
   test("vhost: ADD returns the char device and the ioctl-read MAC/MTU, writes the device-info file; CHECK; DEL", async () => {
     const before = await hostState(vhost);
@@ -167,7 +115,7 @@ describe.skipIf(!inLab)("lab: vDPA mode on VDUSE virtio-net devices", () => {
     expect((await cni("DEL", conf)).code).toBe(0);
     expect(await hostState(vhost)).toEqual(before);
     expect(existsSync(infoFile)).toBe(false);
-    expect(leftovers()).toEqual({ states: [], markers: [] });
+    expect(leftovers(stateDir)).toEqual({ states: [], markers: [] });
     expect((await cni("DEL", conf)).code).toBe(0);
   });
 
@@ -181,7 +129,7 @@ describe.skipIf(!inLab)("lab: vDPA mode on VDUSE virtio-net devices", () => {
         "Operation not supported: vdpa: Operation not supported by the device.",
     );
     expect(await hostState(vhost)).toEqual(before);
-    expect(leftovers()).toEqual({ states: [], markers: [] });
+    expect(leftovers(stateDir)).toEqual({ states: [], markers: [] });
     // the MAC it already has is no change at all
     expect((await cni("ADD", confOf({ mac: vhost.mac }))).code).toBe(0);
     expect((await cni("DEL", confOf({ mac: vhost.mac }))).code).toBe(0);
@@ -209,7 +157,7 @@ describe.skipIf(!inLab)("lab: vDPA mode on VDUSE virtio-net devices", () => {
     expect((await cni("CHECK", { ...conf, prevResult: add.out })).code).toBe(0);
     expect((await cni("DEL", conf)).code).toBe(0);
     expect(await hostState(virtio)).toEqual(before);
-    expect(leftovers()).toEqual({ states: [], markers: [] });
+    expect(leftovers(stateDir)).toEqual({ states: [], markers: [] });
   });
 
   test("driver mismatch without rebind is code 7 and changes nothing; with rebind the pod gets it and DEL rebinds back", async () => {
@@ -260,7 +208,7 @@ describe.skipIf(!inLab)("lab: vDPA mode on VDUSE virtio-net devices", () => {
     const del = await cni("DEL", conf, env);
     expect(del.code, JSON.stringify(del.out) + del.stderr).toBe(0);
     expect(await hostState(virtio)).toEqual(before);
-    expect(leftovers()).toEqual({ states: [], markers: [] });
+    expect(leftovers(stateDir)).toEqual({ states: [], markers: [] });
   });
 
   test("two pods asking for the same device: the second is refused while the first holds it", async () => {
@@ -298,7 +246,7 @@ describe.skipIf(!inLab)("lab: vDPA mode on VDUSE virtio-net devices", () => {
         cleanup === "DEL" ? await cni("DEL", conf) : await cni("GC", { ...confOf(), "cni.dev/valid-attachments": [] });
       expect(after.code, JSON.stringify(after.out)).toBe(0);
       expect(await hostState(dev)).toEqual(before);
-      expect(leftovers()).toEqual({ states: [], markers: [] });
+      expect(leftovers(stateDir)).toEqual({ states: [], markers: [] });
       expect(existsSync(infoFile)).toBe(false);
     },
   );

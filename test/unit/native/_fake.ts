@@ -2,7 +2,7 @@
 // ASan build with tracing on (the trace lists every sysfs write in order), and
 // build a small node with test/deviceplugin/fake-sysfs.ts.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,6 +62,14 @@ export function helper(root: string, args: readonly string[], devRoot?: string):
   const argv = [`--sysfs-root=${root}`, ...(devRoot === undefined ? [] : [`--dev-root=${devRoot}`]), ...args];
   const r = spawnSync(HELPER_ASAN, argv, { encoding: "utf8", env: { ...process.env, ...SANITIZER_ENV } });
   return parseRun(root, r.status, r.stdout, r.stderr);
+}
+
+/** Writes an executable sh script @name with @body into @dir: a stand-in helper for the client's tests. */
+export function fakeScript(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
 }
 
 export function tempRoot(cleanup: (() => void)[]): string {

@@ -12,9 +12,46 @@ import {
   type ResultsOf,
   type Vf,
 } from "../../../../native/client/index.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CniSetup } from "../dispatch-harness.js";
 import { argsOf, fakeLink, makeNativeError, vfDefaults } from "../fake-native.js";
 
 export const HOST = "";
+
+/** The errname armed in @failNext for command @name, disarmed as it is taken (a failure fires once). */
+export function takeArmedFailure(failNext: Map<string, string>, name: string): string | undefined {
+  const fail = failNext.get(name);
+  failNext.delete(name);
+  return fail;
+}
+
+/** A temp dir with two empty files standing for pod netns paths (the fake kernels know netnses by path). */
+export function tempPods(prefix: string): { dir: string; pod: string; pod2: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const pod = join(dir, "pod-netns");
+  const pod2 = join(dir, "pod2-netns");
+  writeFileSync(pod, "");
+  writeFileSync(pod2, "");
+  return { dir, pod, pod2 };
+}
+
+/** What every mode test's CNI call starts from: @kernel as the helper, container ctr1 with net1 in @pod, state under @dir. */
+export function fakeCniBase(kernel: NativeClient, dir: string, pod: string, ipamLog: string): Omit<CniSetup, "funcs"> {
+  return {
+    deps: { native: () => kernel, lockTimeoutMs: 300, ownNetnsPath: join(dir, "self-netns") },
+    env: {
+      ACCELNET_STATE_DIR: join(dir, "state"),
+      ACCELNET_DEVINFO_DIR: dir,
+      CNI_CONTAINERID: "ctr1",
+      CNI_NETNS: pod,
+      CNI_IFNAME: "net1",
+      CNI_PATH: dir,
+      FAKE_LOG: ipamLog,
+    },
+  };
+}
 const HOST_PATHS = new Set(["/proc/self/ns/net", "/proc/1/ns/net"]);
 
 class KernelError extends Error {
@@ -138,11 +175,8 @@ export class SriovFakeKernel implements NativeClient {
       const args = argsOf(c);
       this.calls.push({ name: c.name, args });
       try {
-        const fail = this.failNext.get(c.name);
-        if (fail !== undefined) {
-          this.failNext.delete(c.name);
-          throw new KernelError(fail, fail);
-        }
+        const fail = takeArmedFailure(this.failNext, c.name);
+        if (fail !== undefined) throw new KernelError(fail, fail);
         results.push(this.exec(c.name, args));
       } catch (err) {
         if (!(err instanceof KernelError)) throw err;

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCniArgs } from "../../../../cni/lib/cni-args.js";
@@ -13,7 +12,7 @@ import { createSriovMode, parseConf, reconcileOrphanedVfs, type SriovData } from
 import { cniCaller } from "../dispatch-harness.js";
 import { installFakeIpam } from "../fake-ipam.js";
 import { itRefusesTenantPaths } from "../tenant-refusals.js";
-import { HOST, SriovFakeKernel } from "./sriov-fake-kernel.js";
+import { HOST, SriovFakeKernel, fakeCniBase, tempPods } from "./sriov-fake-kernel.js";
 
 const VF0 = "0000:00:12.0";
 const VF1 = "0000:00:12.2";
@@ -134,11 +133,7 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
   let alive: Set<string>;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "acn-sriov-"));
-    pod = join(dir, "pod-netns");
-    pod2 = join(dir, "pod2-netns");
-    writeFileSync(pod, "");
-    writeFileSync(pod2, "");
+    ({ dir, pod, pod2 } = tempPods("acn-sriov-"));
     kernel = new SriovFakeKernel();
     kernel.addNetns(pod);
     kernel.addNetns(pod2);
@@ -162,16 +157,7 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
 
   const cni = cniCaller(() => ({
     funcs: modeFuncs(createRegistry([macvlan, sriov()]), { isVdpaDevice: () => false }),
-    deps: { native: () => kernel, lockTimeoutMs: 300, ownNetnsPath: join(dir, "self-netns") },
-    env: {
-      ACCELNET_STATE_DIR: join(dir, "state"),
-      ACCELNET_DEVINFO_DIR: dir,
-      CNI_CONTAINERID: "ctr1",
-      CNI_NETNS: pod,
-      CNI_IFNAME: "net1",
-      CNI_PATH: dir,
-      FAKE_LOG: ipamLog,
-    },
+    ...fakeCniBase(kernel, dir, pod, ipamLog),
   }));
 
   const store = () => new StateStore(join(dir, "state"));

@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import type { Command, NativeClient, ResultsOf, VdpaDevice } from "../../../../native/client/index.js";
 import { FakeSysfs } from "../../../deviceplugin/fake-sysfs.js";
 import { argsOf, makeNativeError } from "../fake-native.js";
-import { HOST, SriovFakeKernel } from "./sriov-fake-kernel.js";
+import { HOST, SriovFakeKernel, takeArmedFailure } from "./sriov-fake-kernel.js";
 
 type Driver = "vhost_vdpa" | "virtio_vdpa";
 
@@ -115,11 +115,8 @@ export class VdpaFakeKernel implements NativeClient {
       const args = argsOf(c);
       this.calls.push({ name: c.name, args });
       try {
-        const fail = this.failNext.get(c.name);
-        if (fail !== undefined) {
-          this.failNext.delete(c.name);
-          throw new VdpaError(fail, fail);
-        }
+        const fail = takeArmedFailure(this.failNext, c.name);
+        if (fail !== undefined) throw new VdpaError(fail, fail);
         if (c.name.startsWith("vdpa-") || c.name === "vhost-vdpa-info") {
           results.push(this.exec(c.name, args));
         } else {

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCniArgs } from "../../../../cni/lib/cni-args.js";
@@ -14,7 +13,7 @@ import { createVdpaMode, parseConf, reconcileOrphanedVdpa, type VdpaData } from 
 import { cniCaller } from "../dispatch-harness.js";
 import { installFakeIpam } from "../fake-ipam.js";
 import { itRefusesTenantPaths } from "../tenant-refusals.js";
-import { HOST } from "./sriov-fake-kernel.js";
+import { HOST, fakeCniBase, tempPods } from "./sriov-fake-kernel.js";
 import { VdpaFakeKernel } from "./vdpa-fake-kernel.js";
 
 describe("vdpa parseConf()", () => {
@@ -71,11 +70,7 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
   let alive: Set<string>;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "acn-vdpa-"));
-    pod = join(dir, "pod-netns");
-    pod2 = join(dir, "pod2-netns");
-    writeFileSync(pod, "");
-    writeFileSync(pod2, "");
+    ({ dir, pod, pod2 } = tempPods("acn-vdpa-"));
     kernel = new VdpaFakeKernel(join(dir, "sys"), join(dir, "dev"));
     kernel.links.addNetns(pod);
     kernel.links.addNetns(pod2);
@@ -107,16 +102,7 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
     funcs: modeFuncs(createRegistry([macvlan, mode()]), {
       isVdpaDevice: (id) => readVdpaDevice(kernel.roots, id) !== null,
     }),
-    deps: { native: () => kernel, lockTimeoutMs: 300, ownNetnsPath: join(dir, "self-netns") },
-    env: {
-      ACCELNET_STATE_DIR: join(dir, "state"),
-      ACCELNET_DEVINFO_DIR: dir,
-      CNI_CONTAINERID: "ctr1",
-      CNI_NETNS: pod,
-      CNI_IFNAME: "net1",
-      CNI_PATH: dir,
-      FAKE_LOG: ipamLog,
-    },
+    ...fakeCniBase(kernel, dir, pod, ipamLog),
   }));
 
   const store = () => new StateStore(stateDir());

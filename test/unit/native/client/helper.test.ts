@@ -1,12 +1,13 @@
 // native/client/helper.ts against the real helper binary (no root needed):
 // argv building, reply parsing, NativeError fields and message, timeouts.
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { fakeScript } from "../_fake.js";
 import { cmd, type Command } from "../../../../native/client/commands.js";
 import { createNativeClient, helperArgv, NativeError } from "../../../../native/client/helper.js";
 
@@ -24,12 +25,7 @@ async function failure(p: Promise<unknown>): Promise<NativeError> {
 
 describe("native client", () => {
   let dir = "";
-  const fake = (name: string, body: string): string => {
-    const path = join(dir, name);
-    writeFileSync(path, `#!/bin/sh\n${body}\n`);
-    chmodSync(path, 0o755);
-    return path;
-  };
+  const fake = (name: string, body: string): string => fakeScript(dir, name, body);
 
   beforeAll(() => {
     if (!existsSync(HELPER)) throw new Error(`Cannot find "${HELPER}": run "make -C native" first`);

@@ -1,11 +1,12 @@
 // native/client/uevents.ts without root: line parsing, and watchUevents() against small
 // stand-in helpers (shell scripts) for the ways a monitor ends. The real monitor on real
 // uevents is test/integration/native/uevent-monitor.test.ts.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { fakeScript } from "../_fake.js";
 import { NativeError } from "../../../../native/client/helper.js";
 import { parseUeventLine, watchUevents, type UeventMessage } from "../../../../native/client/uevents.js";
 
@@ -44,12 +45,7 @@ describe("parseUeventLine()", () => {
 
 describe("watchUevents()", () => {
   let dir = "";
-  const fake = (name: string, body: string): string => {
-    const path = join(dir, name);
-    writeFileSync(path, `#!/bin/sh\n${body}\n`);
-    chmodSync(path, 0o755);
-    return path;
-  };
+  const fake = (name: string, body: string): string => fakeScript(dir, name, body);
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "acn-uevents-"));
   });
