@@ -10,6 +10,7 @@ import { cmd, NativeError, type Command, type Link, type NativeClient } from "..
 import { causeText, cniErrorFromNative, isNotFound } from "./errno.js";
 import { CniCode, CniError, errorMessage } from "./errors.js";
 import type { Logger } from "./log.js";
+import { netnsInode } from "./owner.js";
 import { randomHex } from "./random.js";
 import type { UndoStack } from "./undo.js";
 
@@ -165,6 +166,15 @@ export async function deleteTmpNetns(native: NativeClient, path: string): Promis
   } catch (err) {
     if (!isNotFound(err)) throw cniErrorFromNative(err, "delete temporary netns", path);
   }
+}
+
+/**
+ * Restore-time clean-up of a temporary netns recorded in state: nothing when there is none or it is
+ * already gone (the usual case, since ADD deletes it: no helper exec), otherwise deleted like any other.
+ */
+export async function removeLeftoverTmpNetns(native: NativeClient, path: string | null): Promise<void> {
+  if (path === null || netnsInode(path) === null) return;
+  await deleteTmpNetns(native, path);
 }
 
 /** Deletes altnames the device did not have in the host (the kernel keeps an old name as one). */

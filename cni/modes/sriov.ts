@@ -35,7 +35,7 @@ import { checkPciAddress, macFrom, optionalChoice, optionalMtu, requiredDeviceId
 import { lockTimeout } from "../lib/gc.js";
 import type { Logger } from "../lib/log.js";
 import {
-  deleteTmpNetns,
+  removeLeftoverTmpNetns,
   moveNetdevIn,
   newTmpNetnsPath,
   returnNetdevToHost,
@@ -44,7 +44,7 @@ import {
   type NetdevSnapshot,
 } from "../lib/netdev.js";
 import { invalidConfig, optionalInteger, type NetConf } from "../lib/netconf.js";
-import { deviceKey, netnsInode, withDeviceLock, type DeviceOwner } from "../lib/owner.js";
+import { deviceKey, withDeviceLock, type DeviceOwner } from "../lib/owner.js";
 import type { Result } from "../lib/result.js";
 import type { AttachmentState } from "../lib/state.js";
 import {
@@ -296,7 +296,7 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
       const locate = locateBy(native, d.vf.addr);
       const places = [d.place, ...tmp];
       await returnNetdevToHost({ native, log, snapshot: d.netdev, places, locate, owns: ownsBy(d.vf.addr) });
-      if (d.tmpNetns !== null && netnsInode(d.tmpNetns) !== null) await deleteTmpNetns(native, d.tmpNetns);
+      await removeLeftoverTmpNetns(native, d.tmpNetns);
     }
     await restoreVfSettings(platform, native, vf, d.vfSnapshot, d.planned, log);
     if (d.deviceInfo !== null) restoreDeviceInfo(d.deviceInfo);

@@ -18,7 +18,7 @@
 // ADD steps (names for ACCELNET_TEST_FAULT; each fault fires right after its step succeeded):
 //   resolve, lock, snapshot, rebind; vhost: config-mac, vhost-info;
 //   virtio: tmp-netns, move-tmp, altname, move-pod, mac, mtu; then ipam, configure, device-info, done.
-import { cmd, type NativeClient, type VdpaDevice } from "../../native/client/index.js";
+import type { NativeClient, VdpaDevice } from "../../native/client/index.js";
 import { ipamAdd, ipamCall, requireNetns, withAttachmentLock } from "../lib/attachment.js";
 import { netdevDiffers, prevInterfaceOf, showPodNetdev } from "../lib/check.js";
 import { configureInterface } from "../lib/configure.js";
@@ -47,12 +47,13 @@ import type { Logger } from "../lib/log.js";
 import {
   moveNetdevIn,
   newTmpNetnsPath,
+  removeLeftoverTmpNetns,
   returnNetdevToHost,
   type NetdevPlace,
   type NetdevSnapshot,
 } from "../lib/netdev.js";
 import { optionalBoolean, type NetConf } from "../lib/netconf.js";
-import { deviceKey, netnsInode, withDeviceLock, type DeviceOwner } from "../lib/owner.js";
+import { deviceKey, withDeviceLock, type DeviceOwner } from "../lib/owner.js";
 import type { Interface, Result } from "../lib/result.js";
 import type { AttachmentState } from "../lib/state.js";
 import {
@@ -357,9 +358,7 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
         await returnNetdevToHost({ native, log, snapshot: d.netdev, places: [d.place, ...tmp], locate });
       }
       // A netdev left in the temporary netns returns to the host when it goes (and leaves with a rebind).
-      if (d.tmpNetns !== null && netnsInode(d.tmpNetns) !== null) {
-        await native.run([cmd.netnsDelete({ path: d.tmpNetns })]).catch(() => undefined);
-      }
+      await removeLeftoverTmpNetns(native, d.tmpNetns);
       await restoreConfigMac(native, d);
       if (rebound) await rebindBack(native, d, log);
     }
