@@ -77,34 +77,47 @@ async function aptUpdate(): Promise<void> {
   aptUpdated = true;
 }
 
-async function aptInstall(specs: string[]): Promise<void> {
-  log(`apt-get install ${specs.join(" ")}`);
-  await run(["apt-get", ...aptOptions, "install", "-y", "--no-install-recommends", "--allow-downgrades", ...specs], {
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-  });
+/**
+ * Installs `specs`; with `targetRelease`, their dependencies come from that suite too: a pinned
+ * backports QEMU depends on exact versions of qemu-system-common/-data and a newer seabios, which
+ * apt would otherwise look for in the base release (and refuse as held broken packages).
+ */
+async function aptInstall(specs: string[], targetRelease?: string): Promise<void> {
+  log(`apt-get install ${targetRelease === undefined ? "" : `-t ${targetRelease} `}${specs.join(" ")}`);
+  const target = targetRelease === undefined ? [] : ["-t", targetRelease];
+  await run(
+    ["apt-get", ...aptOptions, "install", "-y", "--no-install-recommends", "--allow-downgrades", ...target, ...specs],
+    { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } },
+  );
+}
+
+async function aptInstallOrUpdateAndRetry(specs: string[], lock: PackageLock, targetRelease?: string): Promise<void> {
+  if (specs.length === 0) return;
+  try {
+    await aptInstall(specs, targetRelease);
+  } catch {
+    await aptUpdate();
+    await aptInstall(specs, targetRelease).catch((error: unknown) => {
+      throw new Error(
+        `cannot install ${specs.join(", ")} (pinned in ${lockFile}; is ${lock.aptSource.suite} reachable?): ${String(error)}`,
+      );
+    });
+  }
 }
 
 /** Installs the pinned QEMU and the host build tools that are missing. */
 export async function ensureHostPackages(lock: PackageLock): Promise<void> {
   if (await ensureAptSource(lock)) await aptUpdate();
-  const wanted: string[] = [];
+  const pinned: string[] = [];
   for (const pin of lock.host) {
-    if ((await installedVersion(pin.name)) !== pin.version) wanted.push(`${pin.name}=${pin.version}`);
+    if ((await installedVersion(pin.name)) !== pin.version) pinned.push(`${pin.name}=${pin.version}`);
   }
+  const tools: string[] = [];
   for (const tool of hostTools) {
-    if ((await installedVersion(tool)) === null) wanted.push(tool);
+    if ((await installedVersion(tool)) === null) tools.push(tool);
   }
-  if (wanted.length === 0) return;
-  try {
-    await aptInstall(wanted);
-  } catch {
-    await aptUpdate();
-    await aptInstall(wanted).catch((error: unknown) => {
-      throw new Error(
-        `cannot install ${wanted.join(", ")} (pinned in ${lockFile}; is ${lock.aptSource.suite} reachable?): ${String(error)}`,
-      );
-    });
-  }
+  await aptInstallOrUpdateAndRetry(pinned, lock, lock.aptSource.suite);
+  await aptInstallOrUpdateAndRetry(tools, lock);
 }
 
 export function debPath(deb: PinnedDeb): string {
