@@ -265,7 +265,10 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 	return bad(err, -EINVAL, d->name, "%s: key %s has no parser", cmd, d->name);
 }
 
-/* Two keys may share a name ("addr", "driver", "path", "mac", "name") with different kinds: the command's mask picks one. */
+/*
+ * Two keys may share a name ("addr", "driver", "path", "mac", "name") with different kinds: the command's
+ * mask picks one.
+ */
 static int find_key(const char *key, size_t len, uint64_t allowed)
 {
 	int k, any = -1;

@@ -5,6 +5,8 @@
  * driver, char device and netdev from sysfs (/sys/bus/vdpa/devices/<name>).
  * A kernel without the vdpa family has no vdpa devices: vdpa-list answers
  * an empty list, the commands that name a device fail with ENODEV.
+ * vdpa-bind away from vhost_vdpa refuses (EBUSY) a device whose char device
+ * a workload holds: the unbind would block until it is closed (held.c).
  */
 #include <errno.h>
 #include <stdlib.h>

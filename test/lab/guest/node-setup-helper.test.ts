@@ -30,6 +30,8 @@ const numvfsFile = `/sys/bus/pci/devices/${PF}/sriov_numvfs`;
 
 interface IprouteMgmtdev {
   supported_classes?: string[];
+  max_supported_vqs?: number;
+  dev_features?: string[];
 }
 
 async function iprouteMgmtdevs(): Promise<Record<string, IprouteMgmtdev>> {
@@ -143,6 +145,9 @@ describe.skipIf(!inLab)("lab: the helper's node-setup commands", () => {
     expect(vduseEntry).toMatchObject({ name: "vduse", bus: null, dev: "vduse", configAttrs: [] });
     expect(vduseEntry?.classes).toEqual(kernel["vduse"]?.supported_classes);
     expect(vduseEntry?.classes).toContain("net");
+    expect(vduseEntry?.maxVqs).toBe(kernel["vduse"]?.max_supported_vqs ?? null);
+    expect(vduseEntry?.supportedFeatures === null).toBe(kernel["vduse"]?.dev_features === undefined);
+    console.info(`vdpa-mgmtdev-list: ${JSON.stringify(mgmtdevs)}; iproute2: ${JSON.stringify(kernel)}`);
     const pciFunctions = [PF, ...listVfs().map((v) => v.addr)];
     expect(mgmtdevs.filter((m) => pciFunctions.includes(String(m.dev)))).toEqual([]);
   });
@@ -188,9 +193,9 @@ describe.skipIf(!inLab)("lab: the helper's node-setup commands", () => {
   test("VDUSE takes no device attribute at DEV_NEW: mac, mtu and max_vqp are refused with the kernel's words", async () => {
     const { name } = vduse;
     for (const [key, bit] of [
-      ["mac=02:00:00:00:61:02", "400"],
-      ["mtu=1500", "2000"],
-      ["max_vqp=1", "1000"],
+      ["mac=02:00:00:00:61:02", "0x400"],
+      ["mtu=1500", "0x2000"],
+      ["max_vqp=1", "0x1000"],
     ] as const) {
       const { code, reply } = await runHelper(["vdpa-dev-add", `name=${name}`, "mgmtdev=vduse", key]);
       expect(code, key).toBe(1);
