@@ -357,9 +357,11 @@ describe("pci-reprobe", () => {
       const seen: string[] = [];
       seen.push(await readFile(files.override, "utf8"));
       seen.push(await readFile(files.unbind, "utf8"));
+      // Rebound before drivers_probe is read: nothing follows that write for the helper to wait on, and its
+      // open of the FIFO blocks until this reader is there, so the read-back cannot come before the link.
       rmSync(driverLink);
-      seen.push(await readFile(files.probe, "utf8"));
       symlinkSync("../../../bus/pci/drivers/igbvf", driverLink);
+      seen.push(await readFile(files.probe, "utf8"));
       return seen;
     })();
     const r = await new Promise<Run>((resolve) => {
