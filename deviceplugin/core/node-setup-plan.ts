@@ -105,7 +105,7 @@ const PHASE: Record<Step["kind"], number> = {
   rescan: 6,
 };
 
-export function vdpaKernelDriver(d: VdpaDriverChoice): string {
+export function vdpaKernelDriver(d: VdpaDriverChoice): "vhost_vdpa" | "virtio_vdpa" {
   return d === "vhost" ? "vhost_vdpa" : "virtio_vdpa";
 }
 
@@ -504,4 +504,19 @@ export function stepDevice(s: Step): string | null {
     default:
       return s.name;
   }
+}
+
+/**
+ * "addr=count" for every configured PF whose VF count is not the configured one ("" when all match).
+ * A rescan that sees this change (someone wrote sriov_numvfs) converges again.
+ */
+export function vfCountDrift(setup: NodeSetup | null, inv: Inventory): string {
+  const out: string[] = [];
+  for (const want of setup?.pfs ?? []) {
+    const pf = inv.pfs.find((p) =>
+      "pfName" in want.select ? p.netdevs.includes(want.select.pfName) : p.addr === want.select.pciAddress,
+    );
+    if (pf !== undefined && (pf.numVfs ?? 0) !== want.numVfs) out.push(`${pf.addr}=${pf.numVfs ?? 0}`);
+  }
+  return out.join(",");
 }

@@ -20,6 +20,8 @@ import type { HintSink, HintSource } from "./uevent-hints.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { startHttpServer } from "./http-server.js";
+import { NodeSetupRunner, type NodeSetupOptions } from "./node-setup.js";
+import type { NodeSetup } from "../core/node-setup-config.js";
 
 const TRACER = "daemon";
 
@@ -55,6 +57,8 @@ export interface DaemonOptions {
   /** Allocate rescans first when the last scan is older than this. */
   readonly allocateMaxAgeMs?: number;
   readonly registerTimeoutMs?: number;
+  /** Converge the node to the config's nodeSetup (io/node-setup.ts); null: the section is ignored. */
+  readonly nodeSetup?: NodeSetupOptions | null;
 }
 
 interface PoolRuntime {
@@ -83,9 +87,15 @@ export class Daemon {
   private hintTimer: NodeJS.Timeout | null = null;
   readonly metrics = new Metrics();
   readonly mode: "classic" | "plugin-watcher";
+  private readonly nodeSetup: NodeSetupRunner | null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.mode = opts.registrationMode === "auto" ? "classic" : opts.registrationMode;
+    const ns = opts.nodeSetup ?? null;
+    this.nodeSetup =
+      ns === null
+        ? null
+        : new NodeSetupRunner({ ...ns, inventory: opts.inventory, log: opts.log, metrics: this.metrics });
   }
 
   get state(): DaemonState {
@@ -110,11 +120,13 @@ export class Daemon {
       (this as { mode: "classic" | "plugin-watcher" }).mode = registry ? "plugin-watcher" : "classic";
     }
     this.config = parseConfig(await readFile(this.opts.configPath, "utf8"), this.opts.resourcePrefix);
+    await this.convergeNode(this.config.nodeSetup, "start");
     await this.scan("start");
     if (this.opts.metricsAddr !== null) {
       this.http = await startHttpServer(this.opts.metricsAddr, {
         metrics: this.metrics,
         unhealthyReason: () => this.unhealthyReason(),
+        status: () => this.status(),
       });
     }
     await mkdir(this.socketDir(), { recursive: true });
@@ -169,6 +181,7 @@ export class Daemon {
       this.opts.log.error("config reload failed, keeping the running config", { trigger, error: err });
       return false;
     }
+    await this.convergeNode(next.nodeSetup, `reload:${trigger}`);
     const keys = new Map(next.resources.map((r) => [r.fullName, JSON.stringify(r)]));
     for (const [name, rt] of this.runtimes) {
       if (keys.get(name) === rt.key) continue;
@@ -234,6 +247,7 @@ export class Daemon {
       this.opts.log.error("inventory rescan failed, keeping the last device lists", { trigger, error: err });
       return;
     }
+    this.nodeSetup?.watchVfCounts(config.nodeSetup, inv, () => void this.rescan("node-setup"));
     this.pools = buildPools(config, inv, this.pools, Date.now());
     this.lastScanAt = Date.now();
     this.metrics.inc("accelnet_deviceplugin_rescans_total", {
@@ -468,6 +482,22 @@ export class Daemon {
     this.timers.length = 0;
     for (const t of [this.dirCheckTimer, this.reloadTimer, this.hintTimer]) if (t !== null) clearTimeout(t);
     for (const rt of this.runtimes.values()) rt.reg.quiesce();
+  }
+
+  /** Node setup, serialised by its runner; the pools scan that follows picks up what it changed. */
+  private async convergeNode(setup: NodeSetup | null, trigger: string): Promise<void> {
+    if (this.nodeSetup !== null) await this.nodeSetup.converge(setup, trigger);
+    else if (setup !== null) this.opts.log.warn("node setup is off (--node-setup=false): nodeSetup is ignored");
+  }
+
+  /** /status: node setup's last outcome per PF and the pools' device counts, so an admin sees why a pool is short. */
+  private status(): unknown {
+    const pools = [...(this.pools?.values() ?? [])].map((p) => ({
+      resource: p.config.fullName,
+      healthy: p.devices.filter((d) => d.healthy).length,
+      unhealthy: p.devices.filter((d) => !d.healthy).length,
+    }));
+    return { state: this.stateValue, nodeSetup: this.nodeSetup?.status ?? null, pools };
   }
 
   private unhealthyReason(): string | null {
