@@ -55,7 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       "metrics-addr": {
         type: "string",
         default: ":9808",
-        describe: 'HTTP "host:port" for /metrics and /healthz; "" disables',
+        describe: 'HTTP "host:port" for /metrics, /healthz and /status; "" disables',
       },
       "log-level": { choices: ["debug", "info", "warn", "error"] as const, default: "info" as const },
       "sysfs-root": { type: "string", default: "/sys", describe: "sysfs root the helper reads" },
