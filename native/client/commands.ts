@@ -11,7 +11,6 @@ import type {
   RouteArgs,
   VdpaDevice,
   VdpaDriver,
-  VdpaMgmtdev,
   Vf,
   VfioInfo,
   VfSetting,
@@ -254,25 +253,6 @@ const phase2Commands = {
   },
   vfioInfo(a: { addr: string }): Command<VfioInfo> {
     return build("vfio-info", [["addr", a.addr]]);
-  },
-  /** Back to the device's default driver (driver_override cleared, reprobed). */
-  pciReprobe(a: { addr: string }): Command<PciResult> {
-    return build("pci-reprobe", [["addr", a.addr]]);
-  },
-  vdpaMgmtdevList(): Command<{ mgmtdevs: VdpaMgmtdev[] }> {
-    return build("vdpa-mgmtdev-list", []);
-  },
-  vdpaDevAdd(a: { name: string; mgmtdev: string; mac?: string; mtu?: number; maxVqp?: number }): Command<VdpaResult> {
-    return build("vdpa-dev-add", [
-      ["name", a.name],
-      ["mgmtdev", a.mgmtdev],
-      ["mac", a.mac],
-      ["mtu", a.mtu],
-      ["max-vqp", a.maxVqp],
-    ]);
-  },
-  vdpaDevDel(a: { dev: string }): Command<Empty> {
-    return build("vdpa-dev-del", [["dev", a.dev]]);
   },
   vdpaList(): Command<{ vdpa: VdpaDevice[] }> {
     return build("vdpa-list", []);

@@ -24,7 +24,6 @@ export type {
   RouteScope,
   VdpaDevice,
   VdpaDriver,
-  VdpaMgmtdev,
   Vf,
   VfioInfo,
   VfLinkState,

@@ -120,17 +120,6 @@ export interface VdpaDevice {
   mtu: number | null;
 }
 
-/** A vdpa management device (vdpa-mgmtdev-list). */
-export interface VdpaMgmtdev {
-  name: string;
-  bus: string | null;
-  dev: string;
-  classes: string[];
-  maxVqs: number | null;
-  supportedFeatures: string | null;
-  configAttrs: string[];
-}
-
 export interface Inventory {
   pfs: PciDevice[];
   vfs: PciDevice[];
