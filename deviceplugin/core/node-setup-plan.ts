@@ -30,7 +30,11 @@ import { applyRecordOps } from "./node-setup-record.js";
 export interface MgmtdevInfo {
   /** "vduse" or "<bus>/<device>", as vdpa devices name their mgmtdev. */
   readonly name: string;
-  /** Creation attributes it takes ("mac", "mtu", "max_vqp", in the helper's words). */
+  /**
+   * Creation attributes it takes ("mac", "mtu", "max_vqp"), as the helper reports them. No kernel reports
+   * them yet (the helper answers []), so [] means "not reported": then KNOWN_CONFIG_ATTRS, else the kernel's
+   * answer to the creation decides.
+   */
   readonly configAttrs: readonly string[];
 }
 
@@ -133,9 +137,18 @@ interface WantedVdpa extends VdpaAttributes {
   readonly vf: string | null;
 }
 
-/** Whether a mgmtdev takes a creation attribute, whatever spelling the helper uses (mac/macaddr, max_vqp...). */
-function supports(m: MgmtdevInfo, attr: "mac" | "mtu" | "maxVqp"): boolean {
-  return m.configAttrs.some((a) => {
+/** Management devices whose attributes are known without a report: VDUSE refuses all three (seen in the lab). */
+const KNOWN_CONFIG_ATTRS: Readonly<Record<string, readonly string[]>> = { vduse: [] };
+
+/** The attributes a mgmtdev takes; null: not known (the kernel decides at creation). */
+function configAttrsOf(m: MgmtdevInfo): readonly string[] | null {
+  if (m.configAttrs.length > 0) return m.configAttrs;
+  return KNOWN_CONFIG_ATTRS[m.name] ?? null;
+}
+
+/** Whether a list of creation attributes has this one, whatever spelling (mac/macaddr, max_vqp...). */
+function supports(attrs: readonly string[], attr: "mac" | "mtu" | "maxVqp"): boolean {
+  return attrs.some((a) => {
     const n = a.toLowerCase().replace(/[^a-z]/g, "");
     if (attr === "mac") return n === "mac" || n.endsWith("macaddr");
     if (attr === "mtu") return n.endsWith("mtu");
@@ -447,9 +460,12 @@ class Planner {
       );
       return;
     }
-    const missing = (["mac", "mtu", "maxVqp"] as const).filter((a) => w[a] !== null && !supports(mgmtdev, a));
+    const attrs = configAttrsOf(mgmtdev);
+    const missing = (["mac", "mtu", "maxVqp"] as const).filter(
+      (a) => w[a] !== null && attrs !== null && !supports(attrs, a),
+    );
     if (missing.length > 0) {
-      const has = mgmtdev.configAttrs.length === 0 ? "none" : mgmtdev.configAttrs.join(", ");
+      const has = attrs === null || attrs.length === 0 ? "none" : attrs.join(", ");
       refuse(`management device "${w.mgmtdev}" does not take ${missing.join(", ")} (it takes: ${has})`);
       return;
     }

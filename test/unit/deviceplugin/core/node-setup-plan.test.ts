@@ -258,21 +258,30 @@ describe("planNodeSetup()", () => {
     expect(summary(plan)).toEqual(["vdpa-add vd0 on vduse", "rescan"]);
   });
 
-  it("refuses a vDPA attribute its management device does not take, and a missing mgmtdev", () => {
+  it("refuses a vDPA attribute its management device does not take (VDUSE takes none), and a missing mgmtdev", () => {
     const cfg = setup({
       vdpaDevices: [
         { mgmtdev: "vduse", name: "vd0", driver: "vhost", mac: "02:00:00:00:00:01" },
         { mgmtdev: "pci/0000:3b:10.7", name: "vd1", driver: "vhost" },
         { mgmtdev: "pci/0000:3b:10.6", name: "vd2", driver: "vhost", mtu: 9000, maxVqp: 4 },
+        { mgmtdev: "pci/0000:3b:10.5", name: "vd3", driver: "vhost", mac: "02:00:00:00:00:03" },
+        { mgmtdev: "pci/0000:3b:10.4", name: "vd4", driver: "vhost", maxVqp: 2 },
       ],
     });
-    const mgmtdevs: MgmtdevInfo[] = [VDUSE, { name: "pci/0000:3b:10.6", configAttrs: ["mac", "mtu", "max_vqp"] }];
+    const mgmtdevs: MgmtdevInfo[] = [
+      VDUSE,
+      { name: "pci/0000:3b:10.6", configAttrs: ["mac", "mtu", "max_vqp"] },
+      { name: "pci/0000:3b:10.5", configAttrs: ["mtu"] },
+      // Reports nothing (today's kernels): the kernel decides at creation.
+      { name: "pci/0000:3b:10.4", configAttrs: [] },
+    ];
     const plan = planNodeSetup(cfg, observed(node(0), { mgmtdevs }), EMPTY_RECORD);
     expect(plan.refusals.map((r) => [r.device, r.reason])).toEqual([
       ["vd0", 'management device "vduse" does not take mac (it takes: none)'],
       ["vd1", 'no vdpa management device "pci/0000:3b:10.7"'],
+      ["vd3", 'management device "pci/0000:3b:10.5" does not take mac (it takes: mtu)'],
     ]);
-    expect(summary(plan)).toEqual(["vdpa-add vd2 on pci/0000:3b:10.6", "rescan"]);
+    expect(summary(plan)).toEqual(["vdpa-add vd2 on pci/0000:3b:10.6", "vdpa-add vd4 on pci/0000:3b:10.4", "rescan"]);
   });
 
   it("creates a VF's vDPA device on the VF's mgmtdev, named after the VF, once the VF is on its kernel driver", () => {
