@@ -247,7 +247,7 @@ export class Daemon {
       this.opts.log.error("inventory rescan failed, keeping the last device lists", { trigger, error: err });
       return;
     }
-    this.nodeSetup?.watchVfCounts(config.nodeSetup, inv, () => void this.rescan("node-setup"));
+    this.nodeSetup?.watchVfCounts(inv, () => void this.rescan("node-setup"));
     this.pools = buildPools(config, inv, this.pools, Date.now());
     this.lastScanAt = Date.now();
     this.metrics.inc("accelnet_deviceplugin_rescans_total", {

@@ -154,6 +154,10 @@ export class NodeSetupRunner {
   private knownPfs = new Set<string>();
   /** VF counts not as configured, as last seen; a scan that sees them change converges again. */
   private lastDrift = "";
+  /** The latest setup asked for: a queued or drift-triggered run converges to it, never to an older one. */
+  private desired: NodeSetup | null = null;
+  /** Convergences running or queued; a scan meanwhile sees the node mid-change and starts none. */
+  private busy = 0;
 
   constructor(private readonly d: NodeSetupRunnerDeps) {}
 
@@ -164,7 +168,13 @@ export class NodeSetupRunner {
 
   /** Converges to `setup`, after any convergence under way (never two at once). */
   converge(setup: NodeSetup | null, trigger: string): Promise<NodeSetupStatus | null> {
-    const next = this.running.then(() => this.run(setup, trigger));
+    this.desired = setup;
+    return this.queue(trigger);
+  }
+
+  private queue(trigger: string): Promise<NodeSetupStatus | null> {
+    this.busy++;
+    const next = this.running.then(() => this.run(this.desired, trigger)).finally(() => this.busy--);
     this.running = next.catch(() => null);
     return next;
   }
@@ -173,12 +183,13 @@ export class NodeSetupRunner {
    * Called with every inventory scan: when a configured PF's VF count changed from what the last
    * convergence left (someone wrote sriov_numvfs), converges again and calls `changed` if it did something.
    */
-  watchVfCounts(setup: NodeSetup | null, inv: Inventory, changed: () => void): void {
-    const drift = vfCountDrift(setup, inv);
+  watchVfCounts(inv: Inventory, changed: () => void): void {
+    if (this.busy > 0) return;
+    const drift = vfCountDrift(this.desired, inv);
     if (drift === this.lastDrift) return;
     this.lastDrift = drift;
     if (drift === "") return;
-    void this.converge(setup, "vf-count-change").then((s) => {
+    void this.queue("vf-count-change").then((s) => {
       if (s !== null && s.stepsRun > 0) changed();
     });
   }
