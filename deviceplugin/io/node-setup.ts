@@ -251,7 +251,10 @@ export class NodeSetupRunner {
       return null;
     }
     const failures: StepFailure[] = [];
-    const failedPfs = new Set<string | null>();
+    // A failed step's PF (or, off any PF, its device) is left alone for the rest of this run.
+    const failed = new Set<string>();
+    const failedKey = (s: Step): string => s.pf ?? `device:${stepDevice(s) ?? ""}`;
+    const logged = new Set<string>();
     const pfs = new Set<string>();
     let refusals: readonly Refusal[] = [];
     let stepsRun = 0;
@@ -269,14 +272,16 @@ export class NodeSetupRunner {
           record = plan.record;
           await writeRecord(this.d.recordPath, record);
         }
-        const steps = plan.steps.filter((s) => s.kind !== "rescan" && !failedPfs.has(s.pf));
-        if (rounds === 1 || steps.length > 0) {
-          for (const r of plan.refusals) this.logRefusal(r, trigger);
+        for (const r of plan.refusals) {
+          const key = JSON.stringify(r);
+          if (!logged.has(key)) this.logRefusal(r, trigger);
+          logged.add(key);
         }
+        const steps = plan.steps.filter((s) => s.kind !== "rescan" && !failed.has(failedKey(s)));
         if (steps.length === 0) break;
         let ran = 0;
         for (const s of steps) {
-          if (failedPfs.has(s.pf) && s.pf !== null) continue;
+          if (failed.has(failedKey(s))) continue;
           record = applyRecordOps(record, s.before);
           if (s.before.length > 0) await writeRecord(this.d.recordPath, record);
           const command = commandOf(s);
@@ -291,7 +296,7 @@ export class NodeSetupRunner {
               heldBy: this.heldOnPf(plan.refusals, s.pf),
             };
             failures.push(f);
-            if (s.pf !== null) failedPfs.add(s.pf);
+            failed.add(failedKey(s));
             metrics.inc("accelnet_deviceplugin_node_setup_steps_total", { step: s.kind, result: "error" });
             log.error("node setup: step failed", { trigger, ...f });
             continue;
