@@ -9,6 +9,7 @@ import { ACCELNET_VERSION } from "./core/version.js";
 import { ConfigError } from "./core/config-error.js";
 import { Daemon } from "./io/daemon.js";
 import { createLogger, isLogLevel } from "./io/logger.js";
+import { routeGrpcLogs } from "./io/grpc-logging.js";
 import { fileInventorySource, helperInventorySource } from "./io/inventory-source.js";
 import { reconcileCniState } from "./io/cni-reconcile.js";
 import { createNativeClient } from "../native/client/index.js";
@@ -101,6 +102,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const logLevel = args["log-level"];
   const log = createLogger({ level: isLogLevel(logLevel) ? logLevel : "info", trace: process.env["ACCELNET_TRACE"] });
+  // From here on every stderr line is one JSON object, grpc-js's included.
+  routeGrpcLogs(log);
   const helperPath = args.helper ?? join(dirname(process.execPath), "accelnet-helper");
   const inventory =
     args["inventory-file"] !== undefined
@@ -134,7 +137,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     await daemon.start();
   } catch (err) {
     log.error("cannot start the device plugin", { error: err });
-    process.stderr.write(`accelnet-deviceplugin: ${err instanceof Error ? err.message : String(err)}\n`);
     await daemon.tryShutdown().catch(() => undefined);
     return err instanceof ConfigError ? 2 : 1;
   }
