@@ -66,7 +66,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         type: "string",
         describe: "Read the inventory from this JSON file instead of the helper (demos, tests)",
       },
-      "rescan-interval-ms": { type: "number", default: 1000, describe: "Inventory rescan period" },
+      "rescan-interval-ms": {
+        type: "number",
+        default: 60_000,
+        describe: "Safety-net rescan period (uevents, link changes and file hints drive rescans)",
+      },
       "cni-state-dir": {
         type: "string",
         default: "/var/lib/cni/accelnet",
@@ -99,6 +103,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     })
     .parseAsync();
   if (args.help === true) return 0;
+  for (const flag of ["rescan-interval-ms", "watchdog-ms"] as const) {
+    const v = args[flag];
+    if (!Number.isFinite(v) || v < 100) throw new Error(`Invalid arguments: --${flag} must be at least 100, got ${v}`);
+  }
 
   const logLevel = args["log-level"];
   const log = createLogger({ level: isLogLevel(logLevel) ? logLevel : "info", trace: process.env["ACCELNET_TRACE"] });
