@@ -3,11 +3,22 @@
 // directory is gone its watch reports nothing ever again, and the new directory
 // at the same path is another inode. So the parent is watched for the name too,
 // and check() (also called from the daemon's periodic tick, in case the parent
-// went as well) compares the directory's inode with the watched one: on any
-// difference the watch is re-established and the owner told to look again.
-import { watch, type FSWatcher } from "node:fs";
+// went as well) compares the directory's identity with the watched one: on any
+// difference, or once the watch reported its own directory gone, the watch is
+// re-established and the owner told to look again. Identity is inode and birth
+// time: a directory recreated at once often gets the freed inode number back.
+import { lstatSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import { inodeOf } from "./plugin-server.js";
+
+/** "<inode>:<birth time>" of a directory; null when absent. */
+function identityOf(path: string): string | null {
+  try {
+    const st = lstatSync(path);
+    return `${st.ino}:${st.birthtimeMs}`;
+  } catch {
+    return null;
+  }
+}
 
 export interface DirWatchOptions {
   readonly dir: string;
@@ -22,8 +33,10 @@ export interface DirWatchOptions {
 export class DirWatch {
   private dirWatcher: FSWatcher | null = null;
   private parentWatcher: FSWatcher | null = null;
-  /** Inode of the directory the watcher is on; null: the directory is absent (or unwatchable). */
-  private watchedIno: number | null = null;
+  /** Identity of the directory the watcher is on; null: the directory is absent (or unwatchable). */
+  private watched: string | null = null;
+  /** The watcher reported its directory deleted or moved: it will never report again. */
+  private dead = false;
   private closed = false;
 
   constructor(private readonly opts: DirWatchOptions) {}
@@ -46,7 +59,7 @@ export class DirWatch {
   /** Re-establishes the watch when the directory's inode changed; tells the owner. */
   check(): void {
     if (this.closed) return;
-    if (inodeOf(this.opts.dir) === this.watchedIno) return;
+    if (!this.dead && identityOf(this.opts.dir) === this.watched) return;
     this.rewatch();
     this.opts.onChange(null);
   }
@@ -62,17 +75,20 @@ export class DirWatch {
   private rewatch(): void {
     this.dirWatcher?.close();
     this.dirWatcher = null;
-    const ino = inodeOf(this.opts.dir);
-    this.watchedIno = ino;
-    if (ino === null) return;
+    this.dead = false;
+    const id = identityOf(this.opts.dir);
+    this.watched = id;
+    if (id === null) return;
+    const name = basename(this.opts.dir);
     try {
-      this.dirWatcher = watch(this.opts.dir, (_event, file) => {
-        // Events of a deleted directory itself ("rename" of its own name) mean: look at the inode.
+      this.dirWatcher = watch(this.opts.dir, (event, file) => {
+        // inotify's IN_DELETE_SELF/IN_MOVE_SELF reach us as "rename" of the directory's own name.
+        if (event === "rename" && file === name) this.dead = true;
         this.check();
         this.opts.onChange(file);
       }).on("error", (err) => this.opts.onError(this.opts.dir, err));
     } catch (err) {
-      this.watchedIno = null; // vanished between lstat and watch: the next check() sees it
+      this.watched = null; // vanished between lstat and watch: the next check() sees it
       this.opts.onError(this.opts.dir, err as Error);
     }
   }
