@@ -7,6 +7,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,13 +47,12 @@ describe("OwnedFiles", () => {
     expect(existsSync(path)).toBe(true);
   });
 
-  it("does not follow a symlink planted at its temporary name's place: the final path is replaced, not its target", async () => {
+  it("replaces a symlink at the path instead of writing through it", async () => {
     const files = new OwnedFiles();
     const target = join(dir, "target");
     writeFileSync(target, "keep");
     const path = join(dir, "link-device.json");
     // A symlink at the final path is replaced by rename, never written through.
-    const { symlinkSync } = await import("node:fs");
     symlinkSync(target, path);
     await files.write(path, "ours", 0o444);
     expect(readFileSync(target, "utf8")).toBe("keep");
