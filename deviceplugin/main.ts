@@ -9,6 +9,7 @@ import { ACCELNET_VERSION } from "./core/version.js";
 import { ConfigError } from "./core/config-error.js";
 import { Daemon } from "./io/daemon.js";
 import { createLogger, isLogLevel } from "./io/logger.js";
+import { routeGrpcLogs } from "./io/grpc-logging.js";
 import { fileInventorySource, helperInventorySource } from "./io/inventory-source.js";
 import { reconcileCniState } from "./io/cni-reconcile.js";
 import { createNativeClient } from "../native/client/index.js";
@@ -65,7 +66,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         type: "string",
         describe: "Read the inventory from this JSON file instead of the helper (demos, tests)",
       },
-      "rescan-interval-ms": { type: "number", default: 1000, describe: "Inventory rescan period" },
+      "rescan-interval-ms": {
+        type: "number",
+        default: 60_000,
+        describe: "Safety-net rescan period (uevents, link changes and file hints drive rescans)",
+      },
       "cni-state-dir": {
         type: "string",
         default: "/var/lib/cni/accelnet",
@@ -109,9 +114,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     })
     .parseAsync();
   if (args.help === true) return 0;
+  for (const flag of ["rescan-interval-ms", "watchdog-ms"] as const) {
+    const v = args[flag];
+    if (!Number.isFinite(v) || v < 100) throw new Error(`Invalid arguments: --${flag} must be at least 100, got ${v}`);
+  }
 
   const logLevel = args["log-level"];
   const log = createLogger({ level: isLogLevel(logLevel) ? logLevel : "info", trace: process.env["ACCELNET_TRACE"] });
+  // From here on every stderr line is one JSON object, grpc-js's included.
+  routeGrpcLogs(log);
   const helperPath = args.helper ?? join(dirname(process.execPath), "accelnet-helper");
   const inventory =
     args["inventory-file"] !== undefined
@@ -154,7 +165,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     await daemon.start();
   } catch (err) {
     log.error("cannot start the device plugin", { error: err });
-    process.stderr.write(`accelnet-deviceplugin: ${err instanceof Error ? err.message : String(err)}\n`);
     await daemon.tryShutdown().catch(() => undefined);
     return err instanceof ConfigError ? 2 : 1;
   }

@@ -4,9 +4,8 @@
 // registration lifecycle is pool-registration.ts; this file holds the daemon's:
 // config, scans, watches, device-info and CDI files, HTTP.
 import { watch, type FSWatcher } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { Server } from "node:http";
 import { parseConfig, type DevicePluginConfig, type ResourceConfig } from "../core/config.js";
 import { allocateContainer, type ContainerAllocation } from "../core/allocate-response.js";
 import { buildPools, kubeletView, type Pool, type Pools } from "../core/pools.js";
@@ -19,7 +18,9 @@ import type { InventorySource } from "./inventory-source.js";
 import type { HintSink, HintSource } from "./uevent-hints.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
-import { startHttpServer } from "./http-server.js";
+import { startHttpServerRetrying, type RetryingHttpServer } from "./http-server.js";
+import { DirWatch } from "./dir-watch.js";
+import { OwnedFiles } from "./owned-files.js";
 import { NodeSetupRunner, type NodeSetupOptions } from "./node-setup.js";
 import type { NodeSetup } from "../core/node-setup-config.js";
 
@@ -67,6 +68,15 @@ interface PoolRuntime {
   readonly reg: PoolRegistration;
 }
 
+/**
+ * A pool's identity on reload: its config without its place in the list, so
+ * inserting or removing a pool before it keeps it (and its registration).
+ */
+function poolKey(r: ResourceConfig): string {
+  const { index: _index, ...identity } = r;
+  return JSON.stringify(identity);
+}
+
 export class Daemon {
   private stateValue: DaemonState = DaemonState.New;
   private config: DevicePluginConfig | null = null;
@@ -75,9 +85,11 @@ export class Daemon {
   private readonly runtimes = new Map<string, PoolRuntime>();
   private readonly watchers: FSWatcher[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly writtenDevinfo = new Set<string>();
-  private readonly writtenCdi = new Set<string>();
-  private http: Server | null = null;
+  private readonly dirWatches: DirWatch[] = [];
+  /** Device-info files and CDI specs we wrote: removed at stop only while still ours (rollouts). */
+  private readonly writtenDevinfo = new OwnedFiles();
+  private readonly writtenCdi = new OwnedFiles();
+  private http: RetryingHttpServer | null = null;
   private scanning: Promise<void> | null = null;
   private rescanQueued = false;
   private dirCheckTimer: NodeJS.Timeout | null = null;
@@ -123,11 +135,11 @@ export class Daemon {
     await this.convergeNode(this.config.nodeSetup, "start");
     await this.scan("start");
     if (this.opts.metricsAddr !== null) {
-      this.http = await startHttpServer(this.opts.metricsAddr, {
-        metrics: this.metrics,
-        unhealthyReason: () => this.unhealthyReason(),
-        status: () => this.status(),
-      });
+      this.http = await startHttpServerRetrying(
+        this.opts.metricsAddr,
+        { metrics: this.metrics, unhealthyReason: () => this.unhealthyReason(), status: () => this.status() },
+        log,
+      );
     }
     await mkdir(this.socketDir(), { recursive: true });
     for (const r of this.config.resources) await this.addPool(r);
@@ -148,11 +160,9 @@ export class Daemon {
     this.stopWatching();
     await Promise.all([...this.runtimes.values()].map((rt) => rt.reg.stop()));
     this.runtimes.clear();
-    await Promise.all([...this.writtenDevinfo].map((p) => rm(p, { force: true })));
-    await Promise.all([...this.writtenCdi].map((p) => rm(p, { force: true })));
-    this.writtenDevinfo.clear();
-    this.writtenCdi.clear();
-    await new Promise<void>((resolve) => (this.http === null ? resolve() : this.http.close(() => resolve())));
+    await this.writtenDevinfo.removeAll();
+    await this.writtenCdi.removeAll();
+    await this.http?.close();
     this.stateValue = DaemonState.Stopped;
     this.opts.log.info("device plugin stopped");
   }
@@ -161,8 +171,7 @@ export class Daemon {
   forceShutdown(): void {
     this.stopWatching();
     for (const rt of this.runtimes.values()) rt.reg.forceStop();
-    this.http?.closeAllConnections();
-    this.http?.close();
+    this.http?.forceClose();
     this.stateValue = DaemonState.Stopped;
   }
 
@@ -182,7 +191,7 @@ export class Daemon {
       return false;
     }
     await this.convergeNode(next.nodeSetup, `reload:${trigger}`);
-    const keys = new Map(next.resources.map((r) => [r.fullName, JSON.stringify(r)]));
+    const keys = new Map(next.resources.map((r) => [r.fullName, poolKey(r)]));
     for (const [name, rt] of this.runtimes) {
       if (keys.get(name) === rt.key) continue;
       await this.removePool(name);
@@ -283,11 +292,7 @@ export class Daemon {
   private async writeCdiSpec(pool: Pool): Promise<void> {
     if (this.opts.cdiDir === null) return;
     const path = join(this.opts.cdiDir, cdiSpecFileName(pool.config));
-    await mkdir(this.opts.cdiDir, { recursive: true });
-    await writeFile(`${path}.tmp`, `${JSON.stringify(cdiSpecOf(pool), null, 2)}\n`);
-    await rm(path, { force: true });
-    await rename(`${path}.tmp`, path);
-    this.writtenCdi.add(path);
+    await this.writtenCdi.write(path, `${JSON.stringify(cdiSpecOf(pool), null, 2)}\n`, 0o644);
   }
 
   private poolOf(name: string): Pool {
@@ -314,7 +319,7 @@ export class Daemon {
       metrics: this.metrics,
       ...(this.opts.registerTimeoutMs === undefined ? {} : { registerTimeoutMs: this.opts.registerTimeoutMs }),
     });
-    this.runtimes.set(name, { key: JSON.stringify(r), reg });
+    this.runtimes.set(name, { key: poolKey(r), reg });
     const pool = this.poolOf(name);
     reg.lastView = kubeletView(pool);
     await this.writeCdiSpec(pool);
@@ -339,9 +344,7 @@ export class Daemon {
     this.runtimes.delete(name);
     await rt.reg.stop();
     if (this.opts.cdiDir !== null) {
-      const path = join(this.opts.cdiDir, cdiSpecFileName(rt.reg.config));
-      await rm(path, { force: true });
-      this.writtenCdi.delete(path);
+      await this.writtenCdi.remove(join(this.opts.cdiDir, cdiSpecFileName(rt.reg.config)));
     }
     this.metrics.drop("accelnet_deviceplugin_devices", { resource: name });
     this.opts.log.info("pool removed", { resource: name });
@@ -365,14 +368,11 @@ export class Daemon {
   }
 
   private async writeDeviceInfo(pool: Pool, ids: readonly string[]): Promise<void> {
-    await mkdir(this.opts.devinfoDir, { recursive: true });
     for (const id of ids) {
       const dev = pool.devices.find((d) => d.id === id);
       if (dev === undefined) continue;
       const path = join(this.opts.devinfoDir, deviceInfoFileName(pool, id));
-      await rm(path, { force: true });
-      await writeFile(path, deviceInfoContent(dev), { mode: 0o444 });
-      this.writtenDevinfo.add(path);
+      await this.writtenDevinfo.write(path, deviceInfoContent(dev), 0o444);
     }
   }
 
@@ -385,21 +385,26 @@ export class Daemon {
         void this.checkSockets();
       }, 5);
     };
+    const onError = (path: string, err: Error): void => this.watchError(path, err);
     const dirs = new Set([this.socketDir()]);
     if (this.mode === "classic") dirs.add(this.opts.devicePluginDir);
-    for (const dir of dirs) this.watchers.push(watch(dir, onDirEvent).on("error", (err) => this.watchError(dir, err)));
-    const configDir = dirname(this.opts.configPath);
-    this.watchers.push(
-      watch(configDir, (_event, file) => {
-        // ConfigMap volumes swap a "..data" symlink; any change in the dir may be ours.
-        if (file !== null && file !== basename(this.opts.configPath) && !file.startsWith("..")) return;
-        if (this.reloadTimer !== null) clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => {
-          this.reloadTimer = null;
-          void this.reload("file change");
-        }, 100);
-      }).on("error", (err) => this.watchError(configDir, err)),
+    for (const dir of dirs) this.dirWatches.push(new DirWatch({ dir, onChange: onDirEvent, onError }));
+    this.dirWatches.push(
+      new DirWatch({
+        dir: dirname(this.opts.configPath),
+        onChange: (file) => {
+          // ConfigMap volumes swap a "..data" symlink; any change in the dir may be ours.
+          if (file !== null && file !== basename(this.opts.configPath) && !file.startsWith("..")) return;
+          if (this.reloadTimer !== null) clearTimeout(this.reloadTimer);
+          this.reloadTimer = setTimeout(() => {
+            this.reloadTimer = null;
+            void this.reload("file change");
+          }, 100);
+        },
+        onError,
+      }),
     );
+    for (const w of this.dirWatches) w.start();
     for (const path of this.opts.inventory.hintPaths) {
       try {
         this.watchers.push(
@@ -471,6 +476,8 @@ export class Daemon {
 
   private watchdog(): void {
     if (this.stateValue !== DaemonState.Running) return;
+    // A watched dir deleted together with its parent raised no event we could see.
+    for (const w of this.dirWatches) w.check();
     for (const rt of this.runtimes.values()) rt.reg.watchdog(this.opts.watchdogMs ?? 5000);
   }
 
@@ -478,6 +485,8 @@ export class Daemon {
     for (const source of this.opts.hintSources ?? []) source.stop();
     for (const w of this.watchers) w.close();
     this.watchers.length = 0;
+    for (const w of this.dirWatches) w.close();
+    this.dirWatches.length = 0;
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     for (const t of [this.dirCheckTimer, this.reloadTimer, this.hintTimer]) if (t !== null) clearTimeout(t);

@@ -1,7 +1,9 @@
 // One HTTP port: /metrics (Prometheus text), /healthz (200 when every pool
-// serves its socket, 503 otherwise) and /status (JSON: node setup per PF, pools).
+// is registered with kubelet, 503 with the reason otherwise) and /status
+// (JSON: node setup per PF, pools).
 import { createServer, type Server } from "node:http";
 import type { Metrics } from "./metrics.js";
+import type { Logger } from "./logger.js";
 
 export interface HttpEndpoints {
   readonly metrics: Metrics;
@@ -47,4 +49,68 @@ export async function startHttpServer(addr: string, ep: HttpEndpoints): Promise<
     });
   });
   return server;
+}
+
+export interface RetryingHttpServer {
+  /** Stops listening (or retrying). */
+  close(): Promise<void>;
+  /** Immediate stop: open connections are cut. */
+  forceClose(): void;
+}
+
+/**
+ * startHttpServer that survives a taken port: during a surge rollout on a
+ * hostNetwork node the old instance still holds it. Serving kubelet matters
+ * more than metrics, so EADDRINUSE is logged and retried with backoff (up to
+ * maxBackoffMs) until the port is free. Any other listen error on the first
+ * attempt is thrown (a wrong address is a configuration error).
+ */
+export async function startHttpServerRetrying(
+  addr: string,
+  ep: HttpEndpoints,
+  log: Logger,
+  backoff: { readonly initialMs?: number; readonly maxMs?: number } = {},
+): Promise<RetryingHttpServer> {
+  let server: Server | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+  let delayMs = backoff.initialMs ?? 500;
+  const attempt = async (first: boolean): Promise<void> => {
+    try {
+      const s = await startHttpServer(addr, ep);
+      if (closed) s.close();
+      else server = s;
+      if (!first) log.info("metrics and health endpoint listening", { addr });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (first && code !== "EADDRINUSE") throw err;
+      log.warn("cannot listen for metrics and health, serving kubelet meanwhile and retrying", {
+        addr,
+        error: err,
+        retryMs: delayMs,
+      });
+      timer = setTimeout(() => {
+        timer = null;
+        if (!closed) void attempt(false);
+      }, delayMs);
+      timer.unref();
+      delayMs = Math.min(delayMs * 2, backoff.maxMs ?? 10_000);
+    }
+  };
+  await attempt(true);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        closed = true;
+        if (timer !== null) clearTimeout(timer);
+        if (server === null) resolve();
+        else server.close(() => resolve());
+      }),
+    forceClose: () => {
+      closed = true;
+      if (timer !== null) clearTimeout(timer);
+      server?.closeAllConnections();
+      server?.close();
+    },
+  };
 }

@@ -16,7 +16,8 @@
 //  - kubelet cancelled our ListAndWatch while kubelet.sock exists → register again;
 //  - no ListAndWatch stream open for watchdogMs while registered → register again.
 // In plugin-watcher mode kubelet dials us: Registered is what it last reported.
-import { basename } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import type { ResourceConfig } from "../core/config.js";
 import type { ContainerAllocation } from "../core/allocate-response.js";
 import type { Pool } from "../core/pools.js";
@@ -57,6 +58,8 @@ export interface PoolRegistrationOptions {
 
 export class PoolRegistration {
   private stateValue = PoolState.New;
+  /** When the pool last left Registered (or was created): /healthz says how long it has not been. */
+  private unregisteredSince = Date.now();
   /** kubelet.sock inode of the Registering/Registered state; null otherwise. */
   private kubeletIno: number | null = null;
   /** Bumped by every registration attempt and by stop; a retry loop stops when it is superseded. */
@@ -139,9 +142,20 @@ export class PoolRegistration {
       // kubelet deletes every file in its dir when it starts. (A newer instance never
       // leaves the path empty: it renames its socket over ours.) Bind again, but only
       // where nobody else has bound since: "exclusive" fails when the path is taken.
-      this.opts.log.info("our socket was removed (kubelet restart?), serving again", { resource: this.name });
+      if (this.server.serving) {
+        this.opts.log.info("our socket was removed (kubelet restart?), serving again", { resource: this.name });
+      }
+      this.toServing();
       await this.server.stop(false, 0);
       if (this.stopped()) return;
+      if (!existsSync(dirname(this.socketPath))) {
+        // The whole dir went (kubelet reinstall, node clean-up): the dir watch calls again when it is back.
+        this.opts.log.warn("the socket dir is gone, serving again when it is back", {
+          resource: this.name,
+          dir: dirname(this.socketPath),
+        });
+        return;
+      }
       try {
         await this.server.start("exclusive");
       } catch (err) {
@@ -187,11 +201,15 @@ export class PoolRegistration {
     this.register("watchdog");
   }
 
-  /** Why this pool does not serve kubelet; null when it does (or stood down for a newer instance). */
+  /**
+   * Why this pool does not serve kubelet: not serving its socket, or serving but
+   * not registered; null when registered (or stood down for a newer instance).
+   */
   unhealthyReason(): string | null {
-    if (this.stateValue === PoolState.Passive) return null;
-    if (!this.server.serving) return `pool "${this.name}" is not serving`;
-    return null;
+    if (this.stateValue === PoolState.Passive || this.stateValue === PoolState.Registered) return null;
+    const since = `for ${((Date.now() - this.unregisteredSince) / 1000).toFixed(1)} s`;
+    if (!this.server.serving) return `pool "${this.name}" is not serving its socket ${this.socketPath} (${since})`;
+    return `pool "${this.name}" is not registered with kubelet (${this.stateValue}, ${since})`;
   }
 
   /** Registers with kubelet.sock, retrying with backoff until superseded or done. */
@@ -206,6 +224,7 @@ export class PoolRegistration {
         this.toServing();
         return;
       }
+      if (this.stateValue === PoolState.Registered) this.unregisteredSince = Date.now();
       this.stateValue = PoolState.Registering;
       this.kubeletIno = kubeletIno;
       try {
@@ -216,7 +235,7 @@ export class PoolRegistration {
           timeoutMs: this.opts.registerTimeoutMs ?? 10_000,
         });
         if (generation !== this.generation) return;
-        this.stateValue = PoolState.Registered;
+        this.toRegistered();
         this.lastStreamAt = Date.now();
         this.opts.metrics.inc("accelnet_deviceplugin_registrations_total", { resource: name, result: "ok" });
         this.opts.log.info("registered with kubelet", { resource: name, why });
@@ -265,7 +284,8 @@ export class PoolRegistration {
       result: ok ? "ok" : "error",
     });
     if (this.stateValue === PoolState.Serving || this.stateValue === PoolState.Registered) {
-      this.stateValue = ok ? PoolState.Registered : PoolState.Serving;
+      if (ok) this.toRegistered();
+      else this.toServing();
     }
     if (ok) this.opts.log.info("registered with kubelet (plugin watcher)", { resource: this.name });
     else this.opts.log.error("kubelet rejected the registration", { resource: this.name, error });
@@ -281,8 +301,13 @@ export class PoolRegistration {
 
   private toServing(): void {
     if (this.stateValue === PoolState.Stopped || this.stateValue === PoolState.Passive) return;
+    if (this.stateValue === PoolState.Registered) this.unregisteredSince = Date.now();
     this.stateValue = PoolState.Serving;
     this.kubeletIno = null;
+  }
+
+  private toRegistered(): void {
+    this.stateValue = PoolState.Registered;
   }
 
   private toStopped(): void {

@@ -1,5 +1,6 @@
-// Kernel uevents as rescan hints: runs the helper's uevent-monitor through
-// native/client and turns its lines into hints for the daemon. An event is a
+// Kernel uevents and rtnetlink link changes (carrier, operstate) as rescan
+// hints: runs the helper's uevent-monitor through native/client and turns its
+// lines into hints for the daemon. An event is a
 // hint, never a fact (the rescan reads sysfs). Restart policy lives here: a
 // monitor that ends is restarted with exponential backoff while the daemon's
 // rescan timer keeps the device lists right meanwhile.
@@ -39,6 +40,7 @@ export interface UeventHintOptions {
 }
 
 export const UEVENT_TRIGGER = "uevent";
+export const LINK_TRIGGER = "link";
 
 export class UeventHintSource implements HintSource {
   readonly name = "uevents";
@@ -92,6 +94,10 @@ export class UeventHintSource implements HintSource {
         break;
       case "event":
         sink.hint(UEVENT_TRIGGER, { ...m.event });
+        break;
+      case "link":
+        // A carrier or operstate change (rtnetlink): no uevent reports a PF losing carrier.
+        sink.hint(LINK_TRIGGER, { ...m.link });
         break;
     }
   }

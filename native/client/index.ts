@@ -8,6 +8,7 @@ export type {
   Uevent,
   UeventAction,
   UeventMessage,
+  LinkChange,
   UeventSubsystem,
   UeventWatch,
   UeventWatchOptions,

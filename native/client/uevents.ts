@@ -18,9 +18,42 @@ export interface Uevent {
   readonly pciSlot: string | null;
 }
 
-/** What the monitor reports: ready (socket bound), an event, or events lost (rescan). */
+/** A link's carrier or operstate changed, or it was removed (rtnetlink; no uevent reports these). */
+export interface LinkChange {
+  readonly action: "change" | "remove";
+  readonly ifindex: number;
+  readonly interface: string | null;
+  readonly carrier: boolean | null;
+  readonly operstate: string;
+}
+
+/** What the monitor reports: ready (socket bound), an event, a link change, or events lost (rescan). */
 export type UeventMessage =
-  { readonly type: "ready" } | { readonly type: "event"; readonly event: Uevent } | { readonly type: "lost" };
+  | { readonly type: "ready" }
+  | { readonly type: "event"; readonly event: Uevent }
+  | { readonly type: "link"; readonly link: LinkChange }
+  | { readonly type: "lost" };
+
+const OPERSTATES: readonly string[] = ["unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"];
+
+function parseLinkChange(v: unknown): LinkChange | null {
+  if (!isRecord(v)) return null;
+  const { action, ifindex, carrier, operstate } = v;
+  const iface = v.interface;
+  if (
+    (action !== "change" && action !== "remove") ||
+    typeof ifindex !== "number" ||
+    !Number.isSafeInteger(ifindex) ||
+    ifindex <= 0 ||
+    !nullableString(iface) ||
+    (carrier !== null && typeof carrier !== "boolean") ||
+    typeof operstate !== "string" ||
+    !OPERSTATES.includes(operstate)
+  ) {
+    return null;
+  }
+  return { action, ifindex, interface: iface, carrier, operstate };
+}
 
 export interface UeventWatchOptions {
   readonly helperPath: string;
@@ -66,6 +99,10 @@ export function parseUeventLine(line: string): UeventMessage | { readonly type: 
   if (v.ready === true) return { type: "ready" };
   if (v.lost === true) return { type: "lost" };
   if (typeof v.ok === "boolean") return { type: "reply" };
+  if (v.link !== undefined) {
+    const link = parseLinkChange(v.link);
+    return link === null ? null : { type: "link", link };
+  }
   const { action, subsystem, devpath, driver, pciSlot } = v;
   const iface = v.interface;
   if (

@@ -16,6 +16,10 @@
  * Only the kernel is believed: a datagram must come from port id 0 with
  * credentials of uid 0 (systemd-udevd checks the same), anything else is
  * dropped.
+ *
+ * Carrier and operstate changes raise no uevent: a second socket joins
+ * rtnetlink's RTNLGRP_LINK and link_event.c turns its notifications into
+ * `{"link":{...}}` lines, changes of non-virtual links only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/rtnetlink.h>
+
+#include "link_event.h"
 #include "reply.h"
 #include "uevent.h"
 
@@ -76,14 +83,14 @@ static int write_flag_line(const char *key, struct acn_err *err)
 	return write_line(&j, err);
 }
 
-static int open_socket(struct acn_err *err)
+static int open_socket(int protocol, uint32_t groups, const char *socket_op, struct acn_err *err)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = UEVENT_GROUP_KERNEL };
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = groups };
 	int one = 1, size = RCVBUF_BYTES, fd, rc = 0;
 
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
 	if (fd < 0)
-		return acn_fail(err, -errno, "socket NETLINK_KOBJECT_UEVENT", "uevent-monitor");
+		return acn_fail(err, -errno, socket_op, "uevent-monitor");
 	/* FORCE needs CAP_NET_ADMIN; without it the plain option is capped by rmem_max. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
@@ -173,6 +180,62 @@ static int drain(int fd, bool with_virtual, struct acn_err *err)
 	}
 }
 
+/* Reads every queued rtnetlink notification and writes the link changes. */
+static int drain_links(int fd, bool with_virtual, struct acn_link_table *t, struct acn_err *err)
+{
+	static char data[DATAGRAM_MAX], line[512];
+	struct acn_link_event ev;
+	struct acn_json j;
+	int rc;
+
+	for (;;) {
+		struct sockaddr_nl sa;
+		struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		const struct nlmsghdr *nlh;
+		size_t left;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0 && errno == ENOBUFS) {
+			acn_trace("uevent-monitor: rtnetlink queue overflowed, link changes lost");
+			rc = write_flag_line("lost", err);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return acn_fail(err, -errno, "recvmsg rtnetlink", "uevent-monitor");
+		if (mh.msg_namelen != sizeof(sa) || sa.nl_pid != 0) {
+			acn_trace("uevent-monitor: dropped an rtnetlink datagram not sent by the kernel (port id %u)", sa.nl_pid);
+			continue;
+		}
+		if (mh.msg_flags & MSG_TRUNC) {
+			rc = write_flag_line("lost", err);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		left = (size_t)n;
+		for (nlh = (const struct nlmsghdr *)data; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
+			rc = acn_link_event_parse(nlh, with_virtual, t, &ev);
+			if (rc == -EBADMSG)
+				acn_trace("uevent-monitor: dropped a malformed link notification");
+			if (rc <= 0)
+				continue;
+			acn_json_init(&j, line, sizeof(line));
+			acn_link_event_json(&j, &ev);
+			acn_json_end(&j);
+			rc = write_line(&j, err);
+			if (rc < 0)
+				return rc;
+		}
+	}
+}
+
 /* Consumes stdin; true once it reached EOF or failed (the parent is gone). */
 static bool stdin_closed(void)
 {
@@ -186,9 +249,10 @@ static bool stdin_closed(void)
 
 int acn_uevent_monitor(struct acn_ctx *ctx, const struct acn_opts *o)
 {
+	static struct acn_link_table links; /* 64 KiB: static, not on the stack */
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigset_t stop_set, during_poll;
-	int fd, rc = 0;
+	int fd, link_fd, rc = 0;
 
 	/* Stop signals are delivered only inside ppoll, so none is missed between the check and the wait. */
 	sigemptyset(&stop_set);
@@ -201,14 +265,21 @@ int acn_uevent_monitor(struct acn_ctx *ctx, const struct acn_opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout is a write error, not a silent death */
 
-	fd = open_socket(ctx->err);
+	fd = open_socket(NETLINK_KOBJECT_UEVENT, UEVENT_GROUP_KERNEL, "socket NETLINK_KOBJECT_UEVENT", ctx->err);
 	if (fd < 0)
 		return fd;
+	link_fd = open_socket(NETLINK_ROUTE, RTMGRP_LINK, "socket NETLINK_ROUTE", ctx->err);
+	if (link_fd < 0) {
+		close(fd);
+		return link_fd;
+	}
 	rc = write_flag_line("ready", ctx->err);
 	while (rc == 0 && !stop_signal) {
-		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = STDIN_FILENO, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = fd, .events = POLLIN },
+				       { .fd = STDIN_FILENO, .events = POLLIN },
+				       { .fd = link_fd, .events = POLLIN } };
 
-		if (ppoll(p, 2, NULL, &during_poll) < 0) {
+		if (ppoll(p, 3, NULL, &during_poll) < 0) {
 			if (errno != EINTR)
 				rc = acn_fail(ctx->err, -errno, "ppoll", "uevent-monitor");
 			continue;
@@ -216,10 +287,13 @@ int acn_uevent_monitor(struct acn_ctx *ctx, const struct acn_opts *o)
 		/* Events already queued are written before an EOF ends the stream. */
 		if (p[0].revents & (POLLIN | POLLERR))
 			rc = drain(fd, o->with_virtual, ctx->err);
+		if (rc == 0 && (p[2].revents & (POLLIN | POLLERR)))
+			rc = drain_links(link_fd, o->with_virtual, &links, ctx->err);
 		if (rc == 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) && stdin_closed())
 			break;
 	}
 	acn_trace("uevent-monitor: stopping (%s)", stop_signal ? strsignal(stop_signal) : rc ? "error" : "stdin EOF");
+	close(link_fd);
 	close(fd);
 	return rc;
 }

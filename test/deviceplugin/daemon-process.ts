@@ -79,6 +79,20 @@ export class DaemonProcess {
   }
 
   static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+    return DaemonProcess.spawn(NODE24, [await daemonBundle()], args, env);
+  }
+
+  /** Runs a packaged executable (dist/accelnet-deviceplugin) instead of the bundle. */
+  static startExecutable(exe: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
+    return DaemonProcess.spawn(exe, [], args, env);
+  }
+
+  private static spawn(
+    file: string,
+    lead: readonly string[],
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+  ): DaemonProcess {
     // The start-up reconcile acts on the node's real CNI state dir by default: tests opt in explicitly.
     const chosen = args.some((a) => a.startsWith("--reconcile") || a.startsWith("--cni-state-dir"));
     // So does node setup's record (/var/lib/accelnet/node-setup.json): off unless a test names its own.
@@ -88,7 +102,7 @@ export class DaemonProcess {
       ...(chosen ? [] : ["--reconcile=false"]),
       ...(setupChosen ? [] : ["--node-setup=false"]),
     ];
-    const child = spawn(NODE24, [await daemonBundle(), ...hermetic], {
+    const child = spawn(file, [...lead, ...hermetic], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "ignore", "pipe"],
     });

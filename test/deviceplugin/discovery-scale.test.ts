@@ -144,6 +144,8 @@ describe("discovery at scale (1024 VFs on 8 PFs)", () => {
             `--plugins-registry-dir=${join(root, "none")}`,
             `--devinfo-dir=${join(root, "devinfo")}`,
             "--metrics-addr=",
+            // The safety-net timer is 30 s by default; this test times full rescans, so it asks for them.
+            "--rescan-interval-ms=1000",
           ],
           { ACCELNET_TRACE: "daemon" },
         );

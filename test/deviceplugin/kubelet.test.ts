@@ -358,7 +358,8 @@ describe("device plugin with the kubelet simulator", () => {
     writeJson(env.config, cfg);
     const d = await startDaemon();
     expect(await d.exited()).toBe(2);
-    expect(d.stderr).toContain(message);
+    // The reason is in the JSON log (every stderr line is JSON).
+    expect(d.logs.find((l) => l.msg === "cannot start the device plugin")?.["error"]).toContain(message);
     expect(readdirSync(env.dpDir)).toEqual(["kubelet.sock"]);
   });
 });

@@ -18,6 +18,7 @@ import { Daemon } from "../../deviceplugin/io/daemon.js";
 import { createLogger } from "../../deviceplugin/io/logger.js";
 import type { InventorySource } from "../../deviceplugin/io/inventory-source.js";
 import { UeventHintSource, type HintSink, type HintSource } from "../../deviceplugin/io/uevent-hints.js";
+import { watchUevents } from "../../native/client/index.js";
 import { KubeletSimulator } from "./kubelet-simulator.js";
 import { DaemonProcess } from "./daemon-process.js";
 import { asInventory, sampleConfig, sampleInventory } from "./inventory-fixtures.js";
@@ -151,6 +152,59 @@ describe("device plugin rescans on hints, not only on its timer", () => {
     ).toMatchObject({ level: "error", source: "uevents", error: "Cannot uevent-monitor: bind failed", retryMs: 20 });
   });
 });
+
+const canWatchLinks = isRoot && helperHasMonitor;
+describe.skipIf(!canWatchLinks)(
+  canWatchLinks
+    ? "a link's carrier change (no uevent) reaches kubelet through the helper's rtnetlink watch (needs root)"
+    : `a link's carrier change reaches kubelet (skipped: needs root and ${HELPER} with uevent-monitor)`,
+  () => {
+    it("a PF losing carrier makes its VFs Unhealthy in kubelet without the timer; prints the time", async () => {
+      // A veth pair stands in for the PF's link (virtual=1 lets the monitor report it): the
+      // kernel's RTM_NEWLINK is real; the inventory the rescan reads is the test's.
+      const tag = `${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
+      const [a, b] = [`dpl${tag}a`, `dpl${tag}b`];
+      const ip = (...args: string[]): void => {
+        const r = spawnSync("ip", args, { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+      };
+      ip("link", "add", a, "type", "veth", "peer", "name", b);
+      cleanups.push(() => void spawnSync("ip", ["link", "del", a]));
+      ip("link", "set", a, "up");
+      ip("link", "set", b, "up");
+      const links: string[] = [];
+      const source = new UeventHintSource({
+        startMonitor: (onMessage) =>
+          watchUevents({ helperPath: HELPER, includeVirtual: true }, (m) => {
+            if (m.type === "link" && m.link.interface === a) links.push(`${m.link.carrier}/${m.link.operstate}`);
+            onMessage(m);
+          }),
+      });
+      const { daemon, setInventory } = await inProcessDaemon([source]);
+      // The monitor is up once its "ready" hint has been rescanned.
+      await kubelet.waitFor(
+        () => daemon.metrics.get("accelnet_deviceplugin_rescans_total", { trigger: "uevent", result: "ok" }) >= 1,
+        HANG_MS,
+        "the monitor's ready rescan",
+      );
+      const down = sampleInventory();
+      down.pfs[0]!.linkState = "down";
+      setInventory(down);
+      const t0 = performance.now();
+      ip("link", "set", b, "down"); // a loses carrier: RTM_NEWLINK, no uevent
+      await kubelet.waitFor(() => kubelet.allocatable(NET) === 0, HANG_MS, "VFs Unhealthy after the carrier loss");
+      const ms = performance.now() - t0;
+      console.log(
+        `PF carrier lost -> kubelet sees its VFs Unhealthy: ${ms.toFixed(1)} ms (rescan timer ${TIMER_MS} ms)`,
+      );
+      expect(links).toContain("false/lowerlayerdown");
+      expect(
+        daemon.metrics.get("accelnet_deviceplugin_rescans_total", { trigger: "link", result: "ok" }),
+      ).toBeGreaterThan(0);
+      expect(daemon.metrics.get("accelnet_deviceplugin_rescans_total", { trigger: "timer", result: "ok" })).toBe(0);
+    });
+  },
+);
 
 /** PIDs of a process's children (from /proc; no process names involved). */
 function childPids(pid: number): number[] {

@@ -14,6 +14,7 @@
 
 #include "acn.h"
 #include "args.h"
+#include "link_event.h"
 #include "nl.h"
 #include "reply.h"
 #include "rtnl.h"
@@ -582,6 +583,89 @@ static void test_uevent(void)
 	}
 }
 
+/* A link notification as the kernel multicasts it on RTNLGRP_LINK. */
+static void link_msg(struct acn_nlmsg *m, uint16_t type, int index, const char *name, int carrier, int oper,
+		     const char *kind)
+{
+	struct ifinfomsg *ifi = acn_nlmsg_init(m, type, 0, sizeof(*ifi), &acn_ifla_policy);
+
+	ifi->ifi_index = index;
+	ifi->ifi_type = 1; /* ARPHRD_ETHER */
+	acn_attr_put_strz(m, IFLA_IFNAME, name);
+	if (carrier >= 0)
+		acn_attr_put_u8(m, IFLA_CARRIER, (uint8_t)carrier);
+	if (oper >= 0)
+		acn_attr_put_u8(m, IFLA_OPERSTATE, (uint8_t)oper);
+	if (kind) {
+		struct nlattr *info = acn_attr_nest_start(m, IFLA_LINKINFO);
+
+		acn_attr_put_strz(m, IFLA_INFO_KIND, kind);
+		acn_attr_nest_end(m, info);
+	}
+}
+
+static const char *link_line(const struct acn_link_event *ev)
+{
+	struct acn_json j;
+
+	acn_json_init(&j, buf, sizeof(buf) - 1);
+	acn_link_event_json(&j, ev);
+	buf[j.len] = '\0';
+	return buf;
+}
+
+static void test_link_event(void)
+{
+	static struct acn_nlmsg m;
+	static struct acn_link_table t;
+	struct acn_link_event ev;
+
+	/* First sighting of a PF: reported; the same state again: not. */
+	link_msg(&m, RTM_NEWLINK, 7, "ens1f0", 1, IF_OPER_UP, NULL);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 1);
+	CHECK(strcmp(link_line(&ev), "{\"link\":{\"action\":\"change\",\"ifindex\":7,\"interface\":\"ens1f0\","
+				     "\"carrier\":true,\"operstate\":\"up\"}}") == 0);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 0);
+	/* Carrier lost: reported. */
+	link_msg(&m, RTM_NEWLINK, 7, "ens1f0", 0, IF_OPER_DOWN, NULL);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 1);
+	CHECK(ev.carrier == 0 && strcmp(ev.operstate, "down") == 0);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 0);
+	/* Only the operstate changes: reported. */
+	link_msg(&m, RTM_NEWLINK, 7, "ens1f0", 0, IF_OPER_LOWERLAYERDOWN, NULL);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 1);
+	/* A virtual link (has a kind) is dropped unless asked for; loopback too. */
+	link_msg(&m, RTM_NEWLINK, 8, "veth0", 1, IF_OPER_UP, "veth");
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 0);
+	CHECK(acn_link_event_parse(&m.nlh, true, &t, &ev) == 1 && ev.ifindex == 8);
+	link_msg(&m, RTM_NEWLINK, 1, "lo", -1, IF_OPER_UNKNOWN, NULL);
+	((struct ifinfomsg *)NLMSG_DATA(&m.nlh))->ifi_type = 772; /* ARPHRD_LOOPBACK */
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 0);
+	/* Removal: reported and forgotten, so the next state of that index is new. */
+	link_msg(&m, RTM_DELLINK, 7, "ens1f0", 0, IF_OPER_LOWERLAYERDOWN, NULL);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 1 && strcmp(ev.action, "remove") == 0);
+	link_msg(&m, RTM_NEWLINK, 7, "ens1f0", 0, IF_OPER_LOWERLAYERDOWN, NULL);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 1);
+	/* No carrier attribute: null. An invalid name: null. */
+	link_msg(&m, RTM_NEWLINK, 9, "bad name", -1, IF_OPER_UP, NULL);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 1);
+	CONTAINS(link_line(&ev), "\"interface\":null,\"carrier\":null");
+	/* Other messages are not ours; malformed ones are refused. */
+	link_msg(&m, RTM_NEWADDR, 9, "x", 1, IF_OPER_UP, NULL);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == 0);
+	link_msg(&m, RTM_NEWLINK, 0, "x", 1, IF_OPER_UP, NULL);
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == -EBADMSG);
+	{
+		struct ifinfomsg *ifi = acn_nlmsg_init(&m, RTM_NEWLINK, 0, sizeof(*ifi), &acn_ifla_policy);
+
+		ifi->ifi_index = 10;
+		acn_attr_put(&m, IFLA_IFNAME, 3, "abc"); /* not NUL-terminated: the policy refuses */
+	}
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == -EBADMSG);
+	m.nlh.nlmsg_len = NLMSG_LENGTH(2); /* shorter than struct ifinfomsg */
+	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == -EBADMSG);
+}
+
 int main(void)
 {
 	test_pf_with_vfs();
@@ -598,6 +682,7 @@ int main(void)
 	test_mgmtdev_validator();
 	test_vdpa_dev_add_args();
 	test_uevent();
+	test_link_event();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

@@ -60,9 +60,13 @@ async function bundle(entry, outfile, extra = {}) {
   });
 }
 
+// The long-running daemon keeps V8's young generation at 1 MiB per semi-space (the default grows to
+// 16 MiB, mostly rescan garbage): about 3 MiB less RSS, measured by test/bench/deviceplugin-idle.mjs.
+const DAEMON_V8_FLAGS = ["--max-semi-space-size=1"];
+
 // Packs a bundle into a copy of the Node 24 binary. execArgvExtension "none" makes the executable ignore
 // NODE_OPTIONS, so nobody can inject code into a process that runs as root.
-function packSea(name, bundleFile, assets) {
+function packSea(name, bundleFile, assets, execArgv = []) {
   const seaDir = join(dist, "sea");
   mkdirSync(seaDir, { recursive: true });
   const config = {
@@ -72,6 +76,7 @@ function packSea(name, bundleFile, assets) {
     useSnapshot: false,
     useCodeCache: true,
     execArgvExtension: "none",
+    execArgv,
     assets,
   };
   const configPath = join(seaDir, `${name}.sea.json`);
@@ -139,7 +144,7 @@ async function main() {
   smokeCni(packSea("accelnet", "cni.cjs", assets));
   if (hasDaemon) {
     log("sea: accelnet-deviceplugin");
-    smokeDaemon(packSea("accelnet-deviceplugin", "deviceplugin.cjs", assets));
+    smokeDaemon(packSea("accelnet-deviceplugin", "deviceplugin.cjs", assets, DAEMON_V8_FLAGS));
   }
   if (existsSync(helper)) copyFileSync(helper, join(dist, "accelnet-helper"));
 }

@@ -110,6 +110,51 @@ describe.skipIf(!isRoot)("accelnet-helper uevent-monitor on real uevents (needs 
     expect(await plain.watch.exited).toBeNull();
   });
 
+  it("watchUevents() reports a veth's carrier and operstate changes (rtnetlink, no uevent) with virtual=1, only changes, and none without", async () => {
+    const withVirtual = collect(true);
+    const plain = collect(false);
+    try {
+      await Promise.all([withVirtual.ready(), plain.ready()]);
+      ip("link", "add", A, "type", "veth", "peer", "name", B);
+      ip("link", "set", A, "up");
+      ip("link", "set", B, "up");
+      const ofA = (m: UeventMessage[]): string[] =>
+        m.flatMap((x) =>
+          x.type === "link" && x.link.interface === A ? [`${x.link.action} ${x.link.carrier}/${x.link.operstate}`] : [],
+        );
+      await withVirtual.waitFor("A up with carrier", () =>
+        ofA(withVirtual.messages).includes("change true/up") ? true : undefined,
+      );
+      const before = ofA(withVirtual.messages).length;
+      ip("link", "set", A, "mtu", "1400"); // a notification without a carrier or operstate change
+      ip("link", "set", B, "down"); // A loses carrier
+      await withVirtual.waitFor("A without carrier", () =>
+        ofA(withVirtual.messages).includes("change false/lowerlayerdown") ? true : undefined,
+      );
+      ip("link", "del", A);
+      await withVirtual.waitFor("A removed", () =>
+        ofA(withVirtual.messages).some((l) => l.startsWith("remove")) ? true : undefined,
+      );
+      // The MTU change raised RTM_NEWLINK but is no carrier change: not reported (A stayed true/up
+      // until B went down). Deleting sets A down first, then removes it.
+      const after = ofA(withVirtual.messages).slice(before);
+      expect(after[0]).toBe("change false/lowerlayerdown");
+      expect(after).not.toContain("change true/up");
+      expect(after.at(-1)).toMatch(/^remove /);
+      const link = withVirtual.messages.find((m) => m.type === "link" && m.link.interface === A);
+      expect(link).toMatchObject({ type: "link", link: { ifindex: expect.any(Number) as number } });
+      // Without virtual=1, a veth's changes are filtered in C.
+      expect(
+        plain.messages.filter((m) => m.type === "link" && (m.link.interface === A || m.link.interface === B)),
+      ).toEqual([]);
+    } finally {
+      withVirtual.watch.close();
+      plain.watch.close();
+    }
+    expect(await withVirtual.watch.exited).toBeNull();
+    expect(await plain.watch.exited).toBeNull();
+  });
+
   const pciDevice = existsSync(PCI_DEVICES) ? readdirSync(PCI_DEVICES).sort()[0] : undefined;
   it.skipIf(pciDevice === undefined)(
     pciDevice === undefined

@@ -3,7 +3,7 @@
 // 60 s, so only its uevent monitor can explain a fast update. Measured, from the helper
 // command that changes the devices to kubelet's ListAndWatch update: VFs created
 // (`sriov-numvfs count=2`), a VF moved to vfio-pci (`pci-bind`), VFs removed (`count=0`).
-// Then the same with uevents off and the default 1 s timer, for comparison (sriov-numvfs
+// Then the same with uevents off and a 1 s timer, for comparison (sriov-numvfs
 // itself takes seconds, so the timer often catches up while it runs; pci-bind shows the
 // difference). Times are
 // printed; the bound asserted (20 s, a third of the timer) only proves the timer was not
@@ -161,7 +161,7 @@ describe.skipIf(!inLab)("lab: kernel uevents bring VF changes to kubelet without
     expect(await d.stop("SIGTERM")).toBe(0);
   });
 
-  test("for comparison, --uevents=false with the default 1 s timer: the same changes; prints the times", async () => {
+  test("for comparison, --uevents=false with a 1 s timer: the same changes; prints the times", async () => {
     const { kubelet, d } = await startPlugin("timer", ["--uevents=false", "--rescan-interval-ms=1000"]);
     await measure(
       kubelet,

@@ -19,6 +19,8 @@ const EVENT = {
   pciSlot: "0000:00:12.0",
 };
 
+const LINK = { action: "change", ifindex: 7, interface: "ens1f0", carrier: false, operstate: "lowerlayerdown" };
+
 describe("parseUeventLine()", () => {
   it.each([
     ['{"ready":true}', { type: "ready" }],
@@ -26,6 +28,11 @@ describe("parseUeventLine()", () => {
     ['{"ok":true,"results":[{}]}', { type: "reply" }],
     ['{"ok":false,"results":[],"error":{}}', { type: "reply" }],
     [JSON.stringify(EVENT), { type: "event", event: EVENT }],
+    [JSON.stringify({ link: LINK }), { type: "link", link: LINK }],
+    [
+      JSON.stringify({ link: { ...LINK, action: "remove", interface: null, carrier: null, operstate: "unknown" } }),
+      { type: "link", link: { ...LINK, action: "remove", interface: null, carrier: null, operstate: "unknown" } },
+    ],
   ])("parses %s", (line, expected) => {
     expect(parseUeventLine(line)).toEqual(expected);
   });
@@ -38,6 +45,12 @@ describe("parseUeventLine()", () => {
     ["a numeric driver", JSON.stringify({ ...EVENT, driver: 1 })],
     ["a missing devpath", JSON.stringify({ ...EVENT, devpath: undefined })],
     ["ready that is not true", '{"ready":1}'],
+    ["a link with an unknown action", JSON.stringify({ link: { ...LINK, action: "add" } })],
+    ["a link with ifindex 0", JSON.stringify({ link: { ...LINK, ifindex: 0 } })],
+    ["a link with a fractional ifindex", JSON.stringify({ link: { ...LINK, ifindex: 1.5 } })],
+    ["a link with a string carrier", JSON.stringify({ link: { ...LINK, carrier: "1" } })],
+    ["a link with an unknown operstate", JSON.stringify({ link: { ...LINK, operstate: "sideways" } })],
+    ["a link that is not an object", '{"link":true}'],
   ])("refuses %s", (_what, line) => {
     expect(parseUeventLine(line)).toBeNull();
   });
