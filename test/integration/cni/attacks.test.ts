@@ -25,7 +25,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deviceInfoContent, restoreDeviceInfo, writeDeviceInfo } from "../../../cni/lib/device-info.js";
 import { silentLogger } from "../../../cni/lib/log.js";
-import { NOBODY, startAttacker } from "../attacker.js";
+import { NOBODY, startAttacker, startExchanger } from "../attacker.js";
 import { Fixture, isRoot } from "./netns-fixture.js";
 
 const dist = resolve("dist/accelnet");
@@ -110,13 +110,7 @@ describe.skipIf(!ready)(
       chownSync(evil, NOBODY, NOBODY);
       chownSync(join(evil, "bin"), NOBODY, NOBODY);
       chownSync(fake, NOBODY, NOBODY);
-      const hold = join(att, "hold");
-      const attacker = startAttacker([
-        { op: "rename", from: state, to: hold },
-        { op: "rename", from: evil, to: state },
-        { op: "rename", from: state, to: evil },
-        { op: "rename", from: hold, to: state },
-      ]);
+      const attacker = startExchanger(state, evil); // atomic swaps: one of the two is always there
       const outcomes: Outcome[] = [];
       try {
         for (let i = 0; i < ROUNDS; i++) {
