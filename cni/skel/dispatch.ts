@@ -14,7 +14,7 @@ import { DELEGATED_ENV } from "../lib/ipam.js";
 import { createLogger, fileSink } from "../lib/log.js";
 import { invalidConfig, parseNetConf } from "../lib/netconf.js";
 import { formatResult } from "../lib/result.js";
-import { ensureTrustedDir, openLogFile, stateDirFrom } from "../lib/trusted-paths.js";
+import { ensureTrustedDir, logDirFrom, openLogFile, stateDirFrom } from "../lib/trusted-paths.js";
 import {
   atLeast,
   decodeVersion,
@@ -175,7 +175,8 @@ function openLog(path: string | undefined, env: PluginIo["env"], command: string
       if (!(command === "DEL" && err.code === CniCode.InvalidConfig)) throw err;
       return { note: `${command} ignores a refused field: ${err.message}` };
     }
-    return { note: `Cannot open log file "${path}": ${errorMessage(err)} (logging to stderr)` };
+    const where = `the node's log dir "${logDirFrom(env)}"`;
+    return { note: `Cannot open log file "${path}" in ${where}: ${errorMessage(err)} (logging to stderr)` };
   }
 }
 

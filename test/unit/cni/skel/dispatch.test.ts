@@ -365,6 +365,18 @@ describe("dispatch()", () => {
       );
     });
 
+    it("a log dir others can write (sticky or not): logs go to stderr with the reason, no file is created", async () => {
+      const open = join(tmp, "open-log");
+      mkdirSync(open);
+      chmodSync(open, 0o1777);
+      const out = await run({ ACCELNET_LOG_DIR: open }, JSON.stringify({ ...conf, logFile: "a.log" }));
+      expect(out.code).toBe(0);
+      expect(out.stderr).toContain(
+        `Cannot open log file "a.log" in the node's log dir "${open}": "${open}" has mode 1777: group or others can write to it (logging to stderr)`,
+      );
+      expect(existsSync(join(open, "a.log"))).toBe(false);
+    });
+
     const notAName = `is not a file name in the node's log dir "${logDir}/" (a name only, no "/" or "..")`;
     it.each([
       ["elsewhere", () => join(tmp, "elsewhere.log"), notAName],
