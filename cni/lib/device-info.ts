@@ -3,15 +3,19 @@
 // The device plugin may have written it already: ADD merges its fields into the existing object and
 // keeps the others (vhost-net, rdma-device...); DEL puts back what was there before (or removes a
 // file ADD created). What DEL needs is returned as a record the mode keeps in its state.
-// The path is the config's: trusted-paths.ts decides where it may be; here it is opened without
-// following a symlink, so root never reads (and later writes back) a file the path was pointed at.
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+// The path is the config's: trusted-paths.ts decides where it may be. Its directory is reached by handle
+// (openDeviceInfoDir: from "/", every directory root's and writable by nobody else, none below the
+// node's root a symlink), and the file is opened, replaced and removed through that handle without
+// following a symlink. DEL walks again: a directory that turned into a symlink or changed hands after
+// ADD is left alone (a warning), so root never writes back through it.
+import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { CniError, errorCode, errorMessage } from "./errors.js";
 import { codeForFsError } from "./errno.js";
-import { isObject } from "./is.js";
+import { isObject, isString } from "./is.js";
+import type { Logger } from "./log.js";
 import { writeFileAtomic } from "./state.js";
-import { checkDeviceInfoDir, deviceInfoNotRegular } from "./trusted-paths.js";
+import { fdPath } from "./trusted-dir.js";
+import { deviceInfoNotRegular, deviceInfoRoots, DEVINFO_ROOTS, openDeviceInfoDir } from "./trusted-paths.js";
 
 export const DEVICE_INFO_VERSION = "1.1.0";
 
@@ -32,13 +36,15 @@ export type DeviceInfo =
 export interface DeviceInfoRecord {
   path: string;
   previous: string | null;
+  /** The node's directory the path was under at ADD (records of older versions lack it). */
+  root?: string;
 }
 
-/** The file's content, or null when there is none; a symlink or a non-regular file is code 7. */
-function readIfExists(path: string): string | null {
+/** The file's content (read through the directory handle), or null when there is none. */
+function readIfExists(dirFd: number, name: string, path: string): string | null {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(fdPath(dirFd, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (errorCode(err) === "ENOENT") return null;
     if (errorCode(err) === "ELOOP") throw deviceInfoNotRegular(path, true);
@@ -72,42 +78,63 @@ export function deviceInfoContent(info: DeviceInfo, previous: string | null): st
   return JSON.stringify(out);
 }
 
+function ioFailure(action: string, path: string, err: unknown): CniError {
+  return new CniError(codeForFsError(err), `Cannot ${action} device info file "${path}": ${errorMessage(err)}`, {
+    cause: err,
+  });
+}
+
 /**
  * Creates or updates the file (`env` gives the allowed directories, trusted-paths.ts); returns what DEL
- * needs to undo it. The new content replaces the file by rename, which never follows a symlink.
+ * needs to undo it. Missing directories are created by handle, each checked before anything is made
+ * in it; the new content replaces the file by rename, which never follows a symlink.
  */
 export function writeDeviceInfo(
   path: string,
   info: DeviceInfo,
   env: Readonly<Record<string, string | undefined>>,
 ): DeviceInfoRecord {
-  const previous = readIfExists(path);
+  let dir;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    dir = openDeviceInfoDir(path, deviceInfoRoots(env), true);
   } catch (err) {
-    throw new CniError(codeForFsError(err), `Cannot write device info file "${path}": ${errorMessage(err)}`, {
-      cause: err,
-    });
+    if (err instanceof CniError) throw err;
+    throw ioFailure("write", path, err);
   }
-  checkDeviceInfoDir(path, env);
   try {
-    writeFileAtomic(path, deviceInfoContent(info, previous), 0o644);
-  } catch (err) {
-    throw new CniError(codeForFsError(err), `Cannot write device info file "${path}": ${errorMessage(err)}`, {
-      cause: err,
-    });
+    const previous = readIfExists(dir.dirFd, dir.name, path);
+    try {
+      writeFileAtomic(fdPath(dir.dirFd, dir.name), deviceInfoContent(info, previous), 0o644);
+    } catch (err) {
+      throw ioFailure("write", path, err);
+    }
+    return { path, previous, root: dir.root };
+  } finally {
+    closeSync(dir.dirFd);
   }
-  return { path, previous };
 }
 
-/** Undoes writeDeviceInfo: restores the previous content, or removes the file ADD created. */
-export function restoreDeviceInfo(record: DeviceInfoRecord): void {
+/**
+ * Undoes writeDeviceInfo: restores the previous content, or removes the file ADD created, through a
+ * fresh walk to its directory. A directory that is gone, or that no longer passes the walk (replaced by
+ * a symlink, handed to another user), is left alone with a warning: DEL goes on, root writes nothing.
+ */
+export function restoreDeviceInfo(record: DeviceInfoRecord, log: Logger): void {
+  const roots = isString(record.root) ? [record.root] : [...DEVINFO_ROOTS];
+  let dir;
   try {
-    if (record.previous === null) rmSync(record.path, { force: true });
-    else writeFileAtomic(record.path, record.previous, 0o644);
+    dir = openDeviceInfoDir(record.path, roots, false);
   } catch (err) {
-    throw new CniError(codeForFsError(err), `Cannot restore device info file "${record.path}": ${errorMessage(err)}`, {
-      cause: err,
-    });
+    log.warning(`Leaving device info file "${record.path}" as it is: ${errorMessage(err)}`);
+    return;
+  }
+  try {
+    const target = fdPath(dir.dirFd, dir.name);
+    if (record.previous === null) unlinkSync(target);
+    else writeFileAtomic(target, record.previous, 0o644);
+  } catch (err) {
+    if (errorCode(err) !== "ENOENT" || record.previous !== null) throw ioFailure("restore", record.path, err);
+  } finally {
+    closeSync(dir.dirFd);
   }
 }

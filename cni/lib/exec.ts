@@ -1,4 +1,7 @@
 // Runs a CNI plugin executable (IPAM delegation). The only file in cni/ allowed to spawn (ESLint enforces it).
+// The plugin runs in a process group of its own (detached: setsid), and a timeout kills that whole
+// group with SIGKILL: whatever the plugin started (a chain of plugins, a hung helper) goes with it, so
+// nothing it began outlives the call.
 import { spawn } from "node:child_process";
 
 export interface ExecOutput {
@@ -21,17 +24,22 @@ export function execPlugin(opts: ExecOptions): Promise<ExecOutput> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
-    const child = spawn(opts.path, [], { env, stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs ?? 60_000 });
+    const child = spawn(opts.path, [], { env, stdio: ["pipe", "pipe", "pipe"], detached: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, opts.timeoutMs ?? 60_000);
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", reject);
-    child.on("exit", (_code, signal) => {
-      if (signal === "SIGTERM") timedOut = true;
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
     });
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       resolve({
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8"),
@@ -44,4 +52,14 @@ export function execPlugin(opts: ExecOptions): Promise<ExecOutput> {
     child.stdin.on("error", () => {});
     child.stdin.end(opts.stdin);
   });
+}
+
+/** SIGKILL to the process group `pid` leads (spawned detached); a group already gone is fine. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // ESRCH: every member has exited already
+  }
 }

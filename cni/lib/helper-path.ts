@@ -6,15 +6,21 @@
 // 3. the SEA asset named `accelnet-helper`, extracted once to
 //    <stateDir>/bin/accelnet-helper-<first 16 hex of its sha256> (mode 0700, temp + rename) and re-used
 // A CNI bin dir usually holds only `accelnet`, so 3 is what a deployment normally uses. Root executes
-// what lies there, so: the state dir is the environment's (never the config's, trusted-paths.ts), it
-// and bin/ must be root's and writable by nobody else, and a file found there is re-used only when it is
-// a regular file of this euid, mode 0700, the asset's size; anything else is replaced (temp + rename).
-import { accessSync, constants, lstatSync } from "node:fs";
+// what lies there, so: the state dir is the environment's (never the config's, trusted-paths.ts), and
+// the walk to bin/ (by handle, from "/") requires every directory on the way to be root's and writable
+// by nobody else (README "Threat model"). Then only root can change what the path names between this
+// check and the exec, and a file found there, looked at through the directory handle without following
+// a symlink, is re-used when it is a regular file of this euid, mode 0700, one link, the asset's size
+// (no hash of 40 MB per call: only root could have put another one there). Anything else is replaced
+// (temp + rename, in the held directory).
+// 1 and 2 are the runtime's choice (its environment and its CNI bin dir), trusted as the runtime is.
+import { accessSync, closeSync, constants, fstatSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import * as sea from "node:sea";
 import { CniCode, CniError, errorMessage } from "./errors.js";
 import { writeFileAtomic } from "./state.js";
-import { ensureTrustedDir } from "./trusted-paths.js";
+import { fdPath } from "./trusted-dir.js";
+import { openTrustedStateDir } from "./trusted-paths.js";
 
 export const HELPER_NAME = "accelnet-helper";
 
@@ -50,14 +56,20 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** Whether a file extracted earlier may be executed as it is (cheap: one lstat, no hash of its content). */
-function isOurExtractedHelper(path: string, size: number): boolean {
+/** Whether a file extracted earlier (`name` in the held directory) may be executed as it is. */
+function isOurExtractedHelper(dirFd: number, name: string, size: number): boolean {
+  let fd;
   try {
-    const st = lstatSync(path);
-    const euid = process.geteuid?.() ?? 0;
-    return st.isFile() && st.uid === euid && (st.mode & 0o7777) === 0o700 && st.size === size;
+    fd = openSync(fdPath(dirFd, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return false;
+  }
+  try {
+    const st = fstatSync(fd);
+    const euid = process.geteuid?.() ?? 0;
+    return st.isFile() && st.uid === euid && (st.mode & 0o7777) === 0o700 && st.nlink === 1 && st.size === size;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -67,17 +79,20 @@ export function extractAsset(asset: ArrayBuffer, stateDir: string): string {
   // Loaded here, not at startup: only a run from the SEA asset needs a hash (OpenSSL init costs).
   const { createHash } = process.getBuiltinModule("node:crypto");
   const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
-  const binDir = join(stateDir, "bin");
-  const target = join(binDir, `${HELPER_NAME}-${hash}`);
-  ensureTrustedDir(stateDir, "state dir");
-  ensureTrustedDir(binDir, "helper dir");
-  if (isOurExtractedHelper(target, bytes.byteLength)) return target;
+  const name = `${HELPER_NAME}-${hash}`;
+  const target = join(stateDir, "bin", name);
+  const binFd = openTrustedStateDir(stateDir, "helper dir", ["bin"]);
   try {
-    writeFileAtomic(target, bytes, 0o700);
-  } catch (err) {
-    throw new CniError(CniCode.IoFailure, `Cannot extract helper "${target}": ${errorMessage(err)}`, { cause: err });
+    if (isOurExtractedHelper(binFd, name, bytes.byteLength)) return target;
+    try {
+      writeFileAtomic(fdPath(binFd, name), bytes, 0o700);
+    } catch (err) {
+      throw new CniError(CniCode.IoFailure, `Cannot extract helper "${target}": ${errorMessage(err)}`, { cause: err });
+    }
+    return target;
+  } finally {
+    closeSync(binFd);
   }
-  return target;
 }
 
 export function resolveHelperPath(stateDir: string, deps: HelperPathDeps = processDeps): string {

@@ -7,7 +7,13 @@
 // CHECK, 1.1.0 for STATUS and GC), rewrite `cniVersion` (and convert `prevResult`) in its stdin, and
 // retry once. Its result is converted up to our internal (1.1.0) shape. When no common version allows
 // STATUS or GC, the IPAM plugin is skipped for that verb (it cannot take part in it), which is logged.
-import { accessSync, constants } from "node:fs";
+//
+// accelnet is never its own IPAM plugin: a type named "accelnet", or one that is the running executable
+// (same inode: a hard link, a symlink or a renamed copy in place), is refused with code 7; and every IPAM
+// plugin runs with ACCELNET_DELEGATED set, so a copy elsewhere refuses to run as IPAM (dispatch.ts).
+// Otherwise CHECK, STATUS and GC would recurse without end. DEL skips such an IPAM with a warning:
+// ADD refused it, so it holds nothing.
+import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniCode, CniError, errorMessage } from "./errors.js";
 import { execPlugin } from "./exec.js";
@@ -27,6 +33,8 @@ export interface IpamRequest {
   env: Readonly<Record<string, string | undefined>>;
   log: Logger;
   timeoutMs?: number;
+  /** accelnet's own executables (selfPaths() by default; tests name theirs). */
+  selfPaths?: readonly string[];
   /** The version this plugin accepted before (stored at ADD): used directly, skipping the fallback. */
   knownVersion?: string | null;
 }
@@ -54,6 +62,49 @@ export function findPlugin(type: string, cniPath: string | undefined): string {
   throw new CniError(CniCode.InvalidConfig, `Cannot find IPAM plugin "${type}": not in CNI_PATH "${cniPath ?? ""}"`);
 }
 
+/** Set in every IPAM plugin's environment; an accelnet started with it refuses to run (dispatch.ts). */
+export const DELEGATED_ENV = "ACCELNET_DELEGATED";
+
+/** Paths of the running accelnet: the single executable, or the script a Node runs (the bundle). */
+export function selfPaths(): string[] {
+  const paths = [process.execPath];
+  const main = process.argv[1];
+  if (main !== undefined && main !== "") paths.push(main);
+  return paths;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** The refusal of an IPAM type that is accelnet itself (code 7). */
+export class SelfIpamRefused extends CniError {
+  constructor(msg: string) {
+    super(CniCode.InvalidConfig, msg);
+  }
+}
+
+/**
+ * The IPAM plugin's executable for `type`: code 7 when it is accelnet itself (by name, or the same
+ * inode as one of `self`), or when it is not in CNI_PATH.
+ */
+export function findIpamPlugin(type: string, cniPath: string | undefined, self: readonly string[]): string {
+  const refuse = (where: string) =>
+    new SelfIpamRefused(
+      `Cannot use config field "ipam.type": "${type}"${where} is accelnet itself, which cannot be its own IPAM plugin`,
+    );
+  if (type === "accelnet") throw refuse("");
+  const path = findPlugin(type, cniPath);
+  if (self.some((p) => sameFile(p, path))) throw refuse(` ("${path}")`);
+  return path;
+}
+
 interface RawOutcome {
   ok: boolean;
   json: unknown;
@@ -66,7 +117,7 @@ async function run(req: IpamRequest, path: string, command: string, stdin: strin
   try {
     out = await execPlugin({
       path,
-      env: { ...req.env, CNI_COMMAND: command },
+      env: { ...req.env, CNI_COMMAND: command, [DELEGATED_ENV]: "1" },
       stdin,
       timeoutMs: req.timeoutMs ?? 60_000,
     });
@@ -140,7 +191,15 @@ export interface IpamOutcome {
  * code passes through, anything else is 102.
  */
 export async function callIpam(req: IpamRequest, version: string): Promise<IpamOutcome> {
-  const path = findPlugin(req.type, req.env["CNI_PATH"]);
+  let path: string;
+  try {
+    path = findIpamPlugin(req.type, req.env["CNI_PATH"], req.selfPaths ?? selfPaths());
+  } catch (err) {
+    // ADD refused a self-call, so there is nothing to release; DEL must make progress.
+    if (!(req.command === "DEL" && err instanceof SelfIpamRefused)) throw err;
+    req.log.warning(`DEL skips IPAM: ${err.message}`);
+    return { result: null, version: null };
+  }
   let stdin = req.stdin;
   let used = version;
   if (req.knownVersion !== undefined && req.knownVersion !== null && req.knownVersion !== version) {

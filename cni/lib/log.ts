@@ -2,6 +2,8 @@
 // `logFile` (append; default: the plugin's stderr). Never stdout: stdout carries only the result or error.
 // The dispatcher opens `logFile` (trusted-paths.ts openLogFile decides whether it may) and hands the
 // descriptor in as a sink.
+// Every line is escaped in one place (escapeControl): values from a config, CNI_ARGS or an IPAM
+// plugin's output are logged as they came, and a newline in one must not start a forged line.
 import { writeSync } from "node:fs";
 import type { LogLevel } from "./netconf.js";
 
@@ -27,12 +29,27 @@ export interface LoggerOptions {
   prefix?: string;
 }
 
+// C0 controls, DEL, C1 controls and the Unicode line/paragraph separators: anything a terminal or a
+// log reader could take as the end of a line or a command.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** `text` with every control character as a visible escape (\n, \t, \r, else \u00XX). */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
 export function createLogger(opts: LoggerOptions): Logger {
   let fileBroken = false;
   const emit = (level: LogLevel, msg: string): void => {
     if (rank[level] > rank[opts.level]) return;
     const prefix = opts.prefix === undefined ? "" : ` ${opts.prefix}`;
-    const line = `${new Date().toISOString()} accelnet ${level}${prefix}: ${msg}\n`;
+    const line = `${escapeControl(`${new Date().toISOString()} accelnet ${level}${prefix}: ${msg}`)}\n`;
     if (opts.file !== undefined && !fileBroken) {
       try {
         opts.file.write(line);

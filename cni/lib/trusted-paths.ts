@@ -1,25 +1,29 @@
 // Which paths root may act on, and who chooses them. In a Multus cluster the network config comes from a
 // NetworkAttachmentDefinition that any user of a namespace can write, while this plugin runs as root on
-// the host. So a config never chooses where root keeps state or executes from, and it names files only
-// inside directories made for them:
+// the host. So a config never chooses where root keeps state, executes from or logs to, and it names
+// files only inside directories made for them. Every directory is reached by trusted-dir.ts's walk:
+// from "/", by handle, each one root's and writable by nobody else (README "Threat model").
 //
 // | path                              | chosen by                                  | refused with                         |
 // | --------------------------------- | ------------------------------------------ | ------------------------------------ |
 // | state dir (state, locks, owner    | env ACCELNET_STATE_DIR, else               | config `stateDir`: 7; env not        |
-// | markers, the extracted helper)    | /var/lib/cni/accelnet; created 0700        | absolute: 4; dir not root-owned, or  |
-// |                                   |                                            | group/other-writable, or a symlink: 5|
-// | `logFile`                         | the config, under /var/log/ (or env        | 7 (also for a symlink or a file that |
-// |                                   | ACCELNET_LOG_DIR); O_APPEND|O_CREAT|       | is not regular)                      |
-// |                                   | O_NOFOLLOW, 0600                           |                                      |
-// | runtimeConfig.CNIDeviceInfoFile   | the config, under the Device Information   | 7 (also a symlink as last component) |
-// |                                   | spec's /var/run/k8s.cni.cncf.io/devinfo/ or|                                      |
+// | markers, the extracted helper)    | /var/lib/cni/accelnet; created 0700        | absolute: 4; an untrusted dir on the |
+// |                                   |                                            | way: 5                               |
+// | log dir                           | env ACCELNET_LOG_DIR, else                 | an untrusted dir on the way: logs go |
+// |                                   | /var/log/accelnet; created 0700            | to stderr, with a warning            |
+// | `logFile`                         | the config: a file NAME in the log dir (or | 7 (also for a symlink or a file that |
+// |                                   | an absolute path whose dirname is exactly  | is not regular)                      |
+// |                                   | the log dir); O_APPEND|O_CREAT|O_NOFOLLOW  |                                      |
+// | runtimeConfig.CNIDeviceInfoFile   | the config, under the Device Information   | 7 (also a symlink, or an untrusted   |
+// |                                   | spec's /var/run/k8s.cni.cncf.io/devinfo/ or| dir on the way, at ADD, DEL and GC)  |
 // |                                   | /run/... (or env ACCELNET_DEVINFO_DIR)     |                                      |
 //
 // The environment is the runtime's (kubelet, CRI, Multus), not the tenant's: the ACCELNET_*_DIR roots
 // exist for tests and development. Code 5 for an untrusted state dir: the config is fine, the node is not.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, realpathSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
+import { fdPath, isPlainName, openTrustedDir, UntrustedPathError } from "./trusted-dir.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -27,7 +31,7 @@ export const DEFAULT_STATE_DIR = "/var/lib/cni/accelnet";
 export const STATE_DIR_ENV = "ACCELNET_STATE_DIR";
 export const LOG_DIR_ENV = "ACCELNET_LOG_DIR";
 export const DEVINFO_DIR_ENV = "ACCELNET_DEVINFO_DIR";
-export const LOG_ROOT = "/var/log";
+export const DEFAULT_LOG_DIR = "/var/log/accelnet";
 /** The Device Information spec's directory (/var/run is usually a link to /run: both spellings). */
 export const DEVINFO_ROOTS = ["/var/run/k8s.cni.cncf.io/devinfo", "/run/k8s.cni.cncf.io/devinfo"] as const;
 
@@ -71,105 +75,76 @@ export function stateDirFieldRefused(): CniError {
   );
 }
 
-function euid(): number {
-  return process.geteuid?.() ?? 0;
+/**
+ * Creates `dir` (0700; missing parents 0755) when missing, walking to it by handle, and trusts it only
+ * when it and every directory above it are root's (or this euid's) and writable by nobody else, and
+ * it is not a symlink (trusted-dir.ts). `below` are plain names under it, checked (and created 0700) the
+ * same way. `what` names it in messages ("state dir", "helper dir"). Code 5 otherwise.
+ */
+export function ensureTrustedDir(dir: string, what: string, below: readonly string[] = []): void {
+  closeSync(openTrustedStateDir(dir, what, below));
 }
 
-/**
- * Creates `dir` (0700; missing parents 0755) when missing, then trusts it only when it is a directory,
- * not a symlink, owned by root or this process's euid, and not writable by group or others.
- * `what` names it in messages ("state dir", "helper dir"). Code 5 otherwise.
- */
-export function ensureTrustedDir(dir: string, what: string): void {
-  const refuse = (why: string, cause?: unknown) =>
-    new CniError(CniCode.IoFailure, `Cannot use ${what} "${dir}": ${why}`, cause === undefined ? undefined : { cause });
-  let st;
+/** ensureTrustedDir, keeping the handle of the last directory open (the caller closes it). */
+export function openTrustedStateDir(dir: string, what: string, below: readonly string[] = []): number {
+  const shown = below.length === 0 ? dir : `${dir}/${below.join("/")}`;
   try {
-    mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
-    mkdirSync(dir, { mode: 0o700 });
+    return openTrustedDir(dir, below, { create: { mode: 0o700 } });
   } catch (err) {
-    if (errorCode(err) !== "EEXIST") throw refuse(errorMessage(err), err);
-  }
-  try {
-    st = lstatSync(dir);
-  } catch (err) {
-    throw refuse(errorMessage(err), err);
-  }
-  if (st.isSymbolicLink()) throw refuse("it is a symbolic link");
-  if (!st.isDirectory()) throw refuse("it is not a directory");
-  if (st.uid !== 0 && st.uid !== euid()) throw refuse(`it is owned by uid ${st.uid}, not root`);
-  if ((st.mode & 0o022) !== 0) {
-    throw refuse(`its mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")} lets group or others write to it`);
+    const why = err instanceof UntrustedPathError ? err.about(shown) : errorMessage(err);
+    throw new CniError(CniCode.IoFailure, `Cannot use ${what} "${shown}": ${why}`, { cause: err });
   }
 }
 
-// ---------------------------------------------------------------- files a config names
+// ---------------------------------------------------------------- the log file
 
-function allowedRoots(fixed: readonly string[], env: Env, envName: string): string[] {
-  const extra = envRoot(env, envName);
-  return extra === undefined ? [...fixed] : [...fixed, extra];
-}
-
-function checkPlace(path: string, field: string, roots: readonly string[]): string {
-  if (!isCleanAbsolute(path)) throw invalidField(field, `"${path}" is not an absolute path without ".."`);
-  if (!roots.some((r) => isUnder(path, r))) {
-    throw invalidField(field, `"${path}" is not under ${roots.map((r) => `"${r}/"`).join(" or ")}`);
-  }
-  return path;
-}
-
-/** realpath of `path`, or null when it does not exist. */
-function resolved(path: string): string | null {
-  try {
-    return realpathSync(path);
-  } catch {
-    return null;
-  }
+/** The node's log dir: env ACCELNET_LOG_DIR, else /var/log/accelnet. */
+export function logDirFrom(env: Env): string {
+  return envRoot(env, LOG_DIR_ENV) ?? DEFAULT_LOG_DIR;
 }
 
 /**
- * Refuses a directory that leads out of every root through a symlink (what exists of its roots is
- * compared after resolving). A directory that does not exist yet passes: it is created under a root.
+ * `logFile` from the config: a file name in the node's log dir. An absolute path whose dirname is
+ * exactly the log dir is accepted too (sriov-cni configs name a full path). Returns the name; code 7
+ * for anything else (a "/" elsewhere, "..", NUL, a path in another directory).
  */
-function checkResolvedDir(dir: string, field: string, path: string, roots: readonly string[]): void {
-  const real = resolved(dir);
-  if (real === null) return;
-  const realRoots = roots.map((r) => resolved(r) ?? r);
-  if (!realRoots.some((r) => real === r || isUnder(real, r))) {
-    throw invalidField(field, `"${path}" leads out of ${roots.map((r) => `"${r}/"`).join(" or ")} (to "${real}")`);
+export function checkLogFile(value: string, env: Env): string {
+  const logDir = logDirFrom(env);
+  const name = value.startsWith("/") && dirname(value) === logDir ? value.slice(logDir.length + 1) : value;
+  if (!isPlainName(name)) {
+    throw invalidField(
+      "logFile",
+      `"${value}" is not a file name in the node's log dir "${logDir}/" (a name only, no "/" or "..")`,
+    );
   }
-}
-
-export function logFileRoots(env: Env): string[] {
-  return allowedRoots([LOG_ROOT], env, LOG_DIR_ENV);
-}
-
-/** `logFile` from the config: absolute, no "..", under /var/log/ (or ACCELNET_LOG_DIR). Code 7 otherwise. */
-export function checkLogFile(path: string, env: Env): string {
-  return checkPlace(path, "logFile", logFileRoots(env));
+  return name;
 }
 
 /**
- * Opens a checked `logFile` for appending: O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW (and O_NONBLOCK, so a
- * FIFO cannot block the plugin), mode 0600, regular files only. A symlink, a directory or another
- * non-regular file, or a directory that leads out of the roots: code 7. Any other failure (no such
- * directory, disk full) is thrown as it is; the caller logs to stderr instead.
+ * Opens the log file `name` (checkLogFile's) for appending: the log dir is walked to by handle (created
+ * 0700), then the file is opened through that handle, O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW (and
+ * O_NONBLOCK, so a FIFO cannot block the plugin), mode 0600, regular files only. A symlink, a
+ * directory or another non-regular file: code 7. An untrusted log dir, or any other failure (disk
+ * full), is thrown as it is (not a CniError); the caller logs to stderr instead.
  */
-export function openLogFile(path: string, env: Env): number {
-  const roots = logFileRoots(env);
-  checkPlace(path, "logFile", roots);
-  checkResolvedDir(dirname(path), "logFile", path, roots);
+export function openLogFile(name: string, env: Env): number {
+  const logDir = logDirFrom(env);
+  const fileName = checkLogFile(name, env);
+  const path = `${logDir}/${fileName}`;
   const notRegular = () => invalidField("logFile", `"${path}" is not a regular file`);
   const flags =
     constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+  const dirFd = openTrustedDir(logDir, [], { create: { mode: 0o700 } });
   let fd: number;
   try {
-    fd = openSync(path, flags, 0o600);
+    fd = openSync(fdPath(dirFd, fileName), flags, 0o600);
   } catch (err) {
     const code = errorCode(err);
     if (code === "ELOOP") throw invalidField("logFile", `"${path}" is a symbolic link`);
     if (code === "EISDIR" || code === "ENXIO") throw notRegular();
     throw err;
+  } finally {
+    closeSync(dirFd);
   }
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
@@ -178,35 +153,80 @@ export function openLogFile(path: string, env: Env): number {
   return fd;
 }
 
+// ---------------------------------------------------------------- device info files
+
 export function deviceInfoRoots(env: Env): string[] {
-  return allowedRoots(DEVINFO_ROOTS, env, DEVINFO_DIR_ENV);
+  const extra = envRoot(env, DEVINFO_DIR_ENV);
+  return extra === undefined ? [...DEVINFO_ROOTS] : [...DEVINFO_ROOTS, extra];
 }
 
 export const DEVICE_INFO_FIELD = "runtimeConfig.CNIDeviceInfoFile";
 
+/** Where a device info file is: the node's root it is under, the directories below it, its name. */
+export interface DeviceInfoPlace {
+  root: string;
+  dirs: string[];
+  name: string;
+}
+
+function placeUnder(path: string, roots: readonly string[]): DeviceInfoPlace | null {
+  const root = roots.find((r) => isUnder(path, r));
+  if (root === undefined) return null;
+  const parts = path
+    .slice(root.replace(/\/+$/, "").length + 1)
+    .split("/")
+    .filter((c) => c !== "");
+  const name = parts.pop();
+  if (name === undefined) return null;
+  return { root, dirs: parts, name };
+}
+
 /**
- * runtimeConfig.CNIDeviceInfoFile: absolute, no "..", under the spec's directory (or ACCELNET_DEVINFO_DIR),
- * and when it exists, a regular file, not a symlink. Code 7 otherwise. writeDeviceInfo checks again
- * when it opens the file (O_NOFOLLOW), so a symlink put there in between is refused as well.
+ * runtimeConfig.CNIDeviceInfoFile: absolute, no "..", under the spec's directory (or
+ * ACCELNET_DEVINFO_DIR), and when it exists, a regular file, not a symlink. Code 7 otherwise. The
+ * directories are walked by handle when the file is written or restored (openDeviceInfoDir).
  */
 export function checkDeviceInfoPath(path: string, env: Env): string {
   const roots = deviceInfoRoots(env);
-  checkPlace(path, DEVICE_INFO_FIELD, roots);
-  checkResolvedDir(dirname(path), DEVICE_INFO_FIELD, path, roots);
+  if (!isCleanAbsolute(path)) throw invalidField(DEVICE_INFO_FIELD, `"${path}" is not an absolute path without ".."`);
+  if (placeUnder(path, roots) === null) {
+    throw invalidField(DEVICE_INFO_FIELD, `"${path}" is not under ${roots.map((r) => `"${r}/"`).join(" or ")}`);
+  }
   let st;
   try {
     st = lstatSync(path);
   } catch {
-    return path; // not there yet: ADD creates it
+    return path; // not there yet (or not reachable): the walk at ADD decides
   }
   if (st.isSymbolicLink()) throw invalidField(DEVICE_INFO_FIELD, `"${path}" is a symbolic link`);
   if (!st.isFile()) throw invalidField(DEVICE_INFO_FIELD, `"${path}" is not a regular file`);
   return path;
 }
 
-/** After creating its directory: the device info file's directory must still resolve inside a root. */
-export function checkDeviceInfoDir(path: string, env: Env): void {
-  checkResolvedDir(dirname(path), DEVICE_INFO_FIELD, path, deviceInfoRoots(env));
+/**
+ * The directory of a device info file, open by handle after walking to it: the node's root (a
+ * symlink above it, such as /var/run, must be root's), then the config's directories below it, none
+ * a symlink, each root's and writable by nobody else. `create` makes missing ones 0755 (ADD only:
+ * restore and delete never create). `roots` are where the path may be. Code 7 otherwise.
+ */
+export function openDeviceInfoDir(
+  path: string,
+  roots: readonly string[],
+  create: boolean,
+): { dirFd: number; name: string; root: string } {
+  const place = isCleanAbsolute(path) ? placeUnder(path, roots) : null;
+  if (place === null) {
+    throw invalidField(DEVICE_INFO_FIELD, `"${path}" is not under ${roots.map((r) => `"${r}/"`).join(" or ")}`);
+  }
+  try {
+    const dirFd = openTrustedDir(place.root, place.dirs, create ? { create: { mode: 0o755 } } : {});
+    return { dirFd, name: place.name, root: place.root };
+  } catch (err) {
+    if (err instanceof UntrustedPathError) {
+      throw invalidField(DEVICE_INFO_FIELD, `"${path}" is not in a trusted place: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 /** A CniError for a device info file that turned out to be a symlink or not a regular file at open. */

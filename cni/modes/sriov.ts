@@ -299,7 +299,7 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
       await removeLeftoverTmpNetns(native, d.tmpNetns);
     }
     await restoreVfSettings(platform, native, vf, d.vfSnapshot, d.planned, log);
-    if (d.deviceInfo !== null) restoreDeviceInfo(d.deviceInfo);
+    if (d.deviceInfo !== null) restoreDeviceInfo(d.deviceInfo, log);
   }
 
   // ---------------------------------------------------------------- del

@@ -362,7 +362,7 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
       await restoreConfigMac(native, d);
       if (rebound) await rebindBack(native, d, log);
     }
-    if (d.deviceInfo !== null) restoreDeviceInfo(d.deviceInfo);
+    if (d.deviceInfo !== null) restoreDeviceInfo(d.deviceInfo, log);
   }
 
   // ---------------------------------------------------------------- del

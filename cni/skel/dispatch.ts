@@ -3,14 +3,18 @@
 // A CniError passes through untouched; anything else becomes code 999 keeping its message.
 // The state dir comes from the environment and is checked here before any verb but STATUS uses it
 // (STATUS reports an unusable one as code 50); the config cannot name it (trusted-paths.ts).
+// Code 999 prints the message only: the stack goes to the debug log, never to stdout.
+// Run as another accelnet's IPAM plugin (ACCELNET_DELEGATED, ipam.ts), it refuses: code 7, except DEL,
+// which succeeds doing nothing (the ADD it would undo was refused the same way).
 import { closeSync, statSync } from "node:fs";
 import { parseCniArgs } from "../lib/cni-args.js";
 import { CniCode, CniError, errorMessage } from "../lib/errors.js";
 import { isObject, jsonType, type JsonObject } from "../lib/is.js";
+import { DELEGATED_ENV } from "../lib/ipam.js";
 import { createLogger, fileSink } from "../lib/log.js";
 import { invalidConfig, parseNetConf } from "../lib/netconf.js";
 import { formatResult } from "../lib/result.js";
-import { ensureTrustedDir, openLogFile, stateDirFrom } from "../lib/trusted-paths.js";
+import { ensureTrustedDir, logDirFrom, openLogFile, stateDirFrom } from "../lib/trusted-paths.js";
 import {
   atLeast,
   decodeVersion,
@@ -73,7 +77,12 @@ function checkNotOwnNetns(netns: string, ownNetnsPath: string): void {
   }
 }
 
-function noteVersion(stdin: string, ctx: { version: string }): void {
+/** What the error path needs: the version to print the error in. */
+interface Context {
+  version: string;
+}
+
+function noteVersion(stdin: string, ctx: Context): void {
   try {
     const parsed: unknown = JSON.parse(stdin);
     const v = isObject(parsed) ? parsed["cniVersion"] : undefined;
@@ -92,9 +101,16 @@ function minVersionError(command: string, min: string, version: string): CniErro
 }
 
 /** The command's work; resolves with the JSON to print on success (or null to print nothing). */
-async function runCommand(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, ctx: { version: string }): Promise<unknown> {
+async function runCommand(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, ctx: Context): Promise<unknown> {
   const command = readCommand(io.env);
   if (command === "VERSION") return { cniVersion: LATEST_VERSION, supportedVersions: SUPPORTED_VERSIONS };
+  if ((io.env[DELEGATED_ENV] ?? "") !== "") {
+    if (command === "DEL") return null;
+    throw new CniError(
+      CniCode.InvalidConfig,
+      `Cannot run ${command} as another plugin's IPAM plugin (${DELEGATED_ENV} is set): "ipam.type" must not name accelnet`,
+    );
+  }
   const stdin = await readAll(io.stdin);
   noteVersion(stdin, ctx); // so that even env errors are printed in the request's version
   const cniEnv = readCniEnv(io.env, command);
@@ -134,7 +150,12 @@ async function runCommand(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, ctx: 
       deps,
     };
     log.debug(`${command} ${stdin}`);
-    return await runVerb(command, funcs, req);
+    try {
+      return await runVerb(command, funcs, req);
+    } catch (err) {
+      if (!(err instanceof CniError)) log.debug(`${command} internal error: ${stackOf(err)}`);
+      throw err;
+    }
   } finally {
     if (logFile.fd !== undefined) closeSync(logFile.fd);
   }
@@ -154,7 +175,8 @@ function openLog(path: string | undefined, env: PluginIo["env"], command: string
       if (!(command === "DEL" && err.code === CniCode.InvalidConfig)) throw err;
       return { note: `${command} ignores a refused field: ${err.message}` };
     }
-    return { note: `Cannot open log file "${path}": ${errorMessage(err)} (logging to stderr)` };
+    const where = `the node's log dir "${logDirFrom(env)}"`;
+    return { note: `Cannot open log file "${path}" in ${where}: ${errorMessage(err)} (logging to stderr)` };
   }
 }
 
@@ -186,14 +208,13 @@ export async function dispatch(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, 
     io.stderr.write(`${about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
     return 0;
   }
-  const ctx = { version: LATEST_VERSION as string };
+  const ctx: Context = { version: LATEST_VERSION };
   try {
     const out = await runCommand(io, funcs, deps, ctx);
     if (out !== null) io.stdout.write(`${JSON.stringify(out)}\n`);
     return 0;
   } catch (err) {
-    const cniErr =
-      err instanceof CniError ? err : new CniError(CniCode.Internal, errorMessage(err), { details: stackOf(err) });
+    const cniErr = err instanceof CniError ? err : new CniError(CniCode.Internal, errorMessage(err));
     const printed: JsonObject = { cniVersion: ctx.version, code: cniErr.code, msg: cniErr.message };
     if (cniErr.details !== "") printed["details"] = cniErr.details;
     io.stdout.write(`${JSON.stringify(printed)}\n`);
@@ -202,5 +223,5 @@ export async function dispatch(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, 
 }
 
 function stackOf(err: unknown): string {
-  return err instanceof Error && err.stack !== undefined ? (err.stack.split("\n")[1]?.trim() ?? "") : "";
+  return err instanceof Error && err.stack !== undefined ? err.stack : String(err);
 }

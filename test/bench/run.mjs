@@ -8,7 +8,6 @@
 // Usage: node test/bench/run.mjs [--iterations N]
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,7 +21,8 @@ const plugins = [
 ];
 const netns = "acnbench-ns";
 const master = "acnbench-m0";
-const work = mkdtempSync(join(tmpdir(), "accelnet-bench-"));
+// /run, not /tmp: accelnet refuses a state dir below a directory others can write (1777).
+const work = mkdtempSync(join("/run", "accelnet-bench-"));
 const runstat = join(work, "runstat");
 
 function sh(file, argv) {

@@ -18,6 +18,9 @@ mark() {
   fi
 }
 
+# The kernel's rootfs starts as 1777; a node's / is root's 0755, and accelnet refuses a state dir below
+# a directory others can write (README "Threat model").
+chmod 0755 /
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev

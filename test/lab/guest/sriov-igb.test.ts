@@ -70,7 +70,7 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
     podA = await createNetns("sriov-a");
     podB = await createNetns("sriov-b");
     nsim = await createNetdevsim(31, 2);
-    dir = mkdtempSync("/tmp/acn-sriov-");
+    dir = mkdtempSync("/run/acn-sriov-"); // /run: root 0755 (accelnet refuses a state dir under /tmp, 1777);
     stateDir = path.join(dir, "state");
   });
   afterAll(cleanupAll);

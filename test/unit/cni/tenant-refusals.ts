@@ -21,14 +21,14 @@ export const TENANT_REFUSALS: readonly TenantRefusal[] = [
     msg: 'Cannot use config field "stateDir": the state dir comes from the runtime\'s environment',
   },
   {
-    name: "a logFile outside /var/log",
+    name: "a logFile outside the node's log dir",
     extra: (dir) => ({ logFile: join(dir, "tenant.log") }),
     msg: 'Cannot use config field "logFile": ',
   },
   {
     name: "a logFile with ..",
     extra: () => ({ logFile: "/var/log/../../etc/cron.d/acn" }),
-    msg: 'Cannot use config field "logFile": "/var/log/../../etc/cron.d/acn" is not an absolute path without ".."',
+    msg: 'Cannot use config field "logFile": "/var/log/../../etc/cron.d/acn" is not a file name in the node\'s log dir',
   },
   {
     name: "a CNIDeviceInfoFile outside the spec's directory",

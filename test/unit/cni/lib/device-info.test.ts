@@ -1,8 +1,18 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { deviceInfoContent, restoreDeviceInfo, writeDeviceInfo } from "../../../../cni/lib/device-info.js";
+import { silentLogger } from "../../../../cni/lib/log.js";
 
 const pci = { type: "pci" as const, pci: { "pci-address": "0000:00:12.0", "pf-pci-address": "0000:00:02.0" } };
 
@@ -40,15 +50,54 @@ describe("device info files", () => {
 
   it("writeDeviceInfo() then restoreDeviceInfo() removes a file it created and puts back one it updated", () => {
     const created = join(dir, "sub", "a.json");
-    restoreDeviceInfo(writeDeviceInfo(created, pci, env()));
+    restoreDeviceInfo(writeDeviceInfo(created, pci, env()), silentLogger);
     expect(existsSync(created)).toBe(false);
     const updated = join(dir, "b.json");
     writeFileSync(updated, "from the device plugin");
     const record = writeDeviceInfo(updated, pci, env());
-    expect(record).toEqual({ path: updated, previous: "from the device plugin" });
+    expect(record).toEqual({ path: updated, previous: "from the device plugin", root: dir });
     expect(JSON.parse(readFileSync(updated, "utf8"))).toMatchObject({ type: "pci" });
-    restoreDeviceInfo(record);
+    restoreDeviceInfo(record, silentLogger);
     expect(readFileSync(updated, "utf8")).toBe("from the device plugin");
+  });
+
+  it("writeDeviceInfo() refuses an untrusted directory before creating anything in it (code 7)", () => {
+    mkdirSync(join(dir, "open"), { mode: 0o777 });
+    chmodSync(join(dir, "open"), 0o777);
+    const path = join(dir, "open", "sub", "x.json");
+    expect(() => writeDeviceInfo(path, pci, env())).toThrow(
+      expect.objectContaining({
+        code: 7,
+        message: `Cannot use config field "runtimeConfig.CNIDeviceInfoFile": "${path}" is not in a trusted place: "${join(dir, "open")}" has mode 0777: group or others can write to it`,
+      }),
+    );
+    expect(existsSync(join(dir, "open", "sub"))).toBe(false);
+  });
+
+  it("restoreDeviceInfo() walks again: a directory replaced by a symlink after ADD is left alone, with a warning", () => {
+    const victim = mkdtempSync(join(tmpdir(), "acn-devinfo-victim-"));
+    try {
+      writeFileSync(join(victim, "x.json"), "root's own file");
+      mkdirSync(join(dir, "pod"));
+      const path = join(dir, "pod", "x.json");
+      writeFileSync(path, "from the device plugin");
+      const record = writeDeviceInfo(path, pci, env());
+      rmSync(join(dir, "pod"), { recursive: true });
+      symlinkSync(victim, join(dir, "pod"));
+      const warnings: string[] = [];
+      restoreDeviceInfo(record, { ...silentLogger, warning: (m) => warnings.push(m) });
+      expect(readFileSync(join(victim, "x.json"), "utf8")).toBe("root's own file");
+      expect(warnings).toEqual([expect.stringContaining(`"${join(dir, "pod")}" is a symbolic link`)]);
+      // a file ADD created is not removed through the symlink either
+      const created = writeDeviceInfo(join(dir, "new", "y.json"), pci, env());
+      writeFileSync(join(victim, "y.json"), "root's other file");
+      rmSync(join(dir, "new"), { recursive: true });
+      symlinkSync(victim, join(dir, "new"));
+      restoreDeviceInfo(created, silentLogger);
+      expect(readFileSync(join(victim, "y.json"), "utf8")).toBe("root's other file");
+    } finally {
+      rmSync(victim, { recursive: true, force: true });
+    }
   });
 
   it("writeDeviceInfo() never reads or replaces through a symlink: code 7, the target untouched", () => {

@@ -1,5 +1,6 @@
 import {
   chmodSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -78,6 +79,7 @@ describe("resolveHelperPath()", () => {
       ["its mode was widened", (p: string) => chmodSync(p, 0o755)],
       ["it was truncated", (p: string) => writeFileSync(p, "#!/bin/sh\n")],
       ["it was replaced by a symlink", (p: string) => (rmSync(p), symlinkSync("/bin/sh", p))],
+      ["a hard link to it exists", (p: string) => linkSync(p, `${p}.link`)],
     ])("re-extracts it atomically when %s", (_name, tamper) => {
       const first = resolveHelperPath(dir, d());
       tamper(first);
@@ -98,7 +100,16 @@ describe("resolveHelperPath()", () => {
     });
 
     it.each([
-      ["the state dir", (s: string) => chmodSync(s, 0o777), (s: string) => `Cannot use state dir "${s}"`],
+      [
+        "the state dir",
+        (s: string) => chmodSync(s, 0o777),
+        (s: string) => `Cannot use helper dir "${join(s, "bin")}": "${s}" has mode 0777`,
+      ],
+      [
+        "a directory above the state dir (sticky bit or not)",
+        (s: string) => chmodSync(join(s, ".."), 0o1777),
+        (s: string) => `Cannot use helper dir "${join(s, "bin")}": "${join(s, "..")}" has mode 1777`,
+      ],
       [
         "its bin dir",
         (s: string) => (mkdirSync(join(s, "bin")), chmodSync(join(s, "bin"), 0o775)),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -35,6 +35,54 @@ describe("IPAM delegation", () => {
     expect(() => findPlugin("not-exec", dir)).toThrow(
       expect.objectContaining({ code: 7, message: `Cannot find IPAM plugin "not-exec": not in CNI_PATH "${dir}"` }),
     );
+  });
+
+  describe("accelnet is never its own IPAM plugin", () => {
+    const self = (type: string, command: IpamCommand, selfPaths: string[], warnings: string[] = []) =>
+      callIpam(
+        {
+          type,
+          command,
+          stdin: JSON.stringify({ cniVersion: "1.1.0", name: "n", type: "accelnet", ipam: { type } }),
+          env: { PATH: process.env["PATH"], CNI_PATH: dir, FAKE_LOG: log },
+          log: { ...silentLogger, warning: (m) => warnings.push(m) },
+          selfPaths,
+        },
+        "1.1.0",
+      );
+
+    it.each(["ADD", "CHECK", "STATUS", "GC"] as const)(
+      '%s refuses the type "accelnet" (code 7), running nothing',
+      async (command) => {
+        await expect(self("accelnet", command, [])).rejects.toMatchObject({
+          code: 7,
+          message:
+            'Cannot use config field "ipam.type": "accelnet" is accelnet itself, which cannot be its own IPAM plugin',
+        });
+        expect(existsSync(log)).toBe(false);
+      },
+    );
+
+    it("refuses a type that is the running executable under another name (same inode: a hard link)", async () => {
+      linkSync(join(dir, "fake"), join(dir, "alias"));
+      await expect(self("alias", "CHECK", [join(dir, "fake")])).rejects.toMatchObject({
+        code: 7,
+        message: `Cannot use config field "ipam.type": "alias" ("${join(dir, "alias")}") is accelnet itself, which cannot be its own IPAM plugin`,
+      });
+      expect(existsSync(log)).toBe(false);
+    });
+
+    it("DEL skips it with a warning and succeeds (ADD refused it: it holds nothing)", async () => {
+      const warnings: string[] = [];
+      await expect(self("accelnet", "DEL", [], warnings)).resolves.toEqual({ result: null, version: null });
+      expect(warnings).toEqual([expect.stringMatching(/^DEL skips IPAM: Cannot use config field "ipam.type"/)]);
+    });
+
+    it("every IPAM plugin runs with ACCELNET_DELEGATED=1, so a copy of accelnet refuses to recurse", async () => {
+      writeFileSync(join(dir, "envdump"), '#!/bin/sh\ncat >/dev/null\nenv > "$FAKE_LOG"\n', { mode: 0o755 });
+      await self("envdump", "CHECK", []);
+      expect(readFileSync(log, "utf8").split("\n")).toContain("ACCELNET_DELEGATED=1");
+    });
   });
 
   it("ADD at 1.0.0 passes the same stdin and env, and parses the result", async () => {

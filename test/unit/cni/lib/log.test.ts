@@ -2,7 +2,7 @@ import { closeSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createLogger, fileSink } from "../../../../cni/lib/log.js";
+import { createLogger, escapeControl, fileSink } from "../../../../cni/lib/log.js";
 import { openLogFile } from "../../../../cni/lib/trusted-paths.js";
 
 describe("createLogger()", () => {
@@ -54,5 +54,21 @@ describe("createLogger()", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("escapes control characters in every part of a line: one line per call, whatever the values hold", () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", stderr: { write: (l: string) => lines.push(l) }, prefix: "c\n1/net\t1" });
+    log.info("a\nZ accelnet error c1/net1: forged\r\u0000\u001b[31m\u007f\u0085\u2028end");
+    expect(lines).toHaveLength(1);
+    // eslint-disable-next-line no-control-regex
+    expect(lines[0]?.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    expect(lines[0]).toMatch(
+      / accelnet info c\\n1\/net\\t1: a\\nZ accelnet error c1\/net1: forged\\r\\u0000\\u001b\[31m\\u007f\\u0085\\u2028end\n$/,
+    );
+  });
+
+  it("escapeControl() leaves printable text, quotes and non-ASCII letters alone", () => {
+    expect(escapeControl('Cannot use "ñet" \\ 网')).toBe('Cannot use "ñet" \\ 网');
   });
 });

@@ -34,7 +34,7 @@ describe("parseNetConf()", () => {
       ipam: { type: "host-local", subnet: "10.0.0.0/24" },
       dns: { nameservers: ["1.1.1.1"], domain: "x" },
       logLevel: "debug",
-      logFile: "/var/log/accelnet.log",
+      logFile: "/var/log/accelnet/net1.log",
     });
     expect(conf.runtimeConfig).toEqual({
       mac: "02:00:00:00:00:05",
@@ -47,7 +47,7 @@ describe("parseNetConf()", () => {
     expect(conf).toMatchObject({
       ipamType: "host-local",
       logLevel: "debug",
-      logFile: "/var/log/accelnet.log",
+      logFile: "net1.log",
     });
     expect(conf.dns).toEqual({ nameservers: ["1.1.1.1"], domain: "x" });
   });
@@ -67,11 +67,11 @@ describe("parseNetConf()", () => {
     ),
     [
       { logFile: "/tmp/../etc/passwd" },
-      'Cannot use config field "logFile": "/tmp/../etc/passwd" is not an absolute path without ".."',
+      'Cannot use config field "logFile": "/tmp/../etc/passwd" is not a file name in the node\'s log dir "/var/log/accelnet/" (a name only, no "/" or "..")',
     ],
     [
       { logFile: "/etc/cron.d/accelnet" },
-      'Cannot use config field "logFile": "/etc/cron.d/accelnet" is not under "/var/log/"',
+      'Cannot use config field "logFile": "/etc/cron.d/accelnet" is not a file name in the node\'s log dir "/var/log/accelnet/" (a name only, no "/" or "..")',
     ],
     [
       { runtimeConfig: { CNIDeviceInfoFile: "/etc/cron.d/x" } },
@@ -114,7 +114,7 @@ describe("parseNetConf()", () => {
       expect.stringMatching(
         /^Cannot use config field "runtimeConfig.CNIDeviceInfoFile": "\/tmp\/x.json" is not under /,
       ),
-      'Cannot use config field "logFile": "/tmp/x.log" is not under "/var/log/"',
+      'Cannot use config field "logFile": "/tmp/x.log" is not a file name in the node\'s log dir "/var/log/accelnet/" (a name only, no "/" or "..")',
     ]);
   });
 
@@ -125,12 +125,12 @@ describe("parseNetConf()", () => {
     );
   });
 
-  it("env roots widen where logFile and CNIDeviceInfoFile may be", () => {
+  it("env dirs move the log dir and widen where CNIDeviceInfoFile may be", () => {
     const conf = parseNetConf(
       { ...base, logFile: "/srv/t/log/a.log", runtimeConfig: { CNIDeviceInfoFile: "/srv/t/devinfo/a.json" } },
       { env: { ACCELNET_LOG_DIR: "/srv/t/log", ACCELNET_DEVINFO_DIR: "/srv/t/devinfo" } },
     );
-    expect(conf.logFile).toBe("/srv/t/log/a.log");
+    expect(conf.logFile).toBe("a.log");
     expect(conf.runtimeConfig.CNIDeviceInfoFile).toBe("/srv/t/devinfo/a.json");
   });
 });

@@ -237,6 +237,30 @@ describe("dispatch()", () => {
     expect(out.json).toMatchObject({ cniVersion: "1.0.0", code: 999, msg: "x is undefined" });
   });
 
+  it("code 999 prints no stack frame or path on stdout: the stack goes to the debug log only", async () => {
+    const f = funcs([], { del: () => Promise.reject(new TypeError("x is undefined")) });
+    const quiet = await run({ CNI_COMMAND: "DEL" }, JSON.stringify(conf), f);
+    expect(quiet.json).toEqual({ cniVersion: "1.0.0", code: 999, msg: "x is undefined" });
+    expect(quiet.stdout).not.toMatch(/dispatch\.test\.ts|node_modules|\bat\b/);
+    const debug = await run({ CNI_COMMAND: "DEL" }, JSON.stringify({ ...conf, logLevel: "debug" }), f);
+    expect(debug.json).toEqual({ cniVersion: "1.0.0", code: 999, msg: "x is undefined" });
+    expect(debug.stderr).toMatch(
+      /debug c1\/net1: DEL internal error: TypeError: x is undefined\\n\s+at .*dispatch\.test\.ts/,
+    );
+  });
+
+  it("refuses to run as another accelnet's IPAM plugin (code 7), and its DEL succeeds doing nothing", async () => {
+    const seen: CniRequest[] = [];
+    const add = await run({ ACCELNET_DELEGATED: "1" }, JSON.stringify(conf), funcs(seen));
+    expect(add.json).toMatchObject({
+      code: 7,
+      msg: 'Cannot run ADD as another plugin\'s IPAM plugin (ACCELNET_DELEGATED is set): "ipam.type" must not name accelnet',
+    });
+    const del = await run({ ACCELNET_DELEGATED: "1", CNI_COMMAND: "DEL" }, JSON.stringify(conf), funcs(seen));
+    expect(del).toMatchObject({ code: 0, stdout: "" });
+    expect(seen).toEqual([]);
+  });
+
   it("reads stdin from a stream", async () => {
     let stdout = "";
     async function* chunks() {
@@ -299,12 +323,12 @@ describe("dispatch()", () => {
       [
         "writable by others",
         (d: string) => (mkdirSync(d), chmodSync(d, 0o777)),
-        "its mode 0777 lets group or others write to it",
+        "it has mode 0777: group or others can write to it",
       ],
       [
         "writable by its group",
         (d: string) => (mkdirSync(d), chmodSync(d, 0o770)),
-        "its mode 0770 lets group or others write to it",
+        "it has mode 0770: group or others can write to it",
       ],
       ["a symlink", (d: string) => symlinkSync(tmp, d), "it is a symbolic link"],
       ["a file", (d: string) => writeFileSync(d, ""), "it is not a directory"],
@@ -317,25 +341,60 @@ describe("dispatch()", () => {
       expect(seen).toEqual([]);
     });
 
-    it("appends log lines to a logFile under the log root, mode 0600", async () => {
+    it("appends log lines to a logFile named in the node's log dir, mode 0600", async () => {
       const file = join(logDir, "accelnet.log");
-      const out = await run({}, JSON.stringify({ ...conf, logLevel: "debug", logFile: file }));
+      const out = await run({}, JSON.stringify({ ...conf, logLevel: "debug", logFile: "accelnet.log" }));
       expect(out.code).toBe(0);
       expect(out.stderr).toBe("");
       expect(readFileSync(file, "utf8")).toMatch(/ accelnet debug c1\/net1: ADD /);
       expect(statSync(file).mode & 0o777).toBe(0o600);
+      // sriov-cni style: a full path whose directory is exactly the log dir
+      expect((await run({}, JSON.stringify({ ...conf, logFile: file }))).code).toBe(0);
     });
 
+    it("a newline in a config value cannot forge a log line: control characters are escaped", async () => {
+      // DEL logs a refused logFile value as a warning, the value as the config has it
+      const forged = "x\n2026-01-01T00:00:00.000Z accelnet error c1/net1: forged\r\u001b[2J\u2028";
+      const out = await run({ CNI_COMMAND: "DEL" }, JSON.stringify({ ...conf, logFile: forged }));
+      expect(out.code).toBe(0);
+      const lines = out.stderr.trimEnd().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(
+        'accelnet warning c1/net1: DEL ignores a refused field: Cannot use config field "logFile": ' +
+          '"x\\n2026-01-01T00:00:00.000Z accelnet error c1/net1: forged\\r\\u001b[2J\\u2028"',
+      );
+    });
+
+    it("a log dir others can write (sticky or not): logs go to stderr with the reason, no file is created", async () => {
+      const open = join(tmp, "open-log");
+      mkdirSync(open);
+      chmodSync(open, 0o1777);
+      const out = await run({ ACCELNET_LOG_DIR: open }, JSON.stringify({ ...conf, logFile: "a.log" }));
+      expect(out.code).toBe(0);
+      expect(out.stderr).toContain(
+        `Cannot open log file "a.log" in the node's log dir "${open}": "${open}" has mode 1777: group or others can write to it (logging to stderr)`,
+      );
+      expect(existsSync(join(open, "a.log"))).toBe(false);
+    });
+
+    const notAName = `is not a file name in the node's log dir "${logDir}/" (a name only, no "/" or "..")`;
     it.each([
-      ["outside /var/log", () => join(tmp, "elsewhere.log"), `is not under "/var/log/" or "${logDir}/"`],
-      ["with ..", () => "/var/log/../../etc/passwd", 'is not an absolute path without ".."'],
-      ["a symlink", () => linked(join(logDir, "link.log"), join(tmp, "target.log")), "is a symbolic link"],
-      ["a directory", () => made(join(logDir, "dir.log")), "is not a regular file"],
-    ])("refuses a logFile %s (code 7), never calls the mode and writes nothing", async (_name, pathOf, why) => {
-      const path = pathOf();
+      ["elsewhere", () => join(tmp, "elsewhere.log"), notAName],
+      ["in /var/log", () => "/var/log/auth.log", notAName],
+      ["in a subdirectory", () => "sub/x.log", notAName],
+      ["with ..", () => "/var/log/../../etc/passwd", notAName],
+      [
+        "a symlink",
+        () => (linked(join(logDir, "link.log"), join(tmp, "target.log")), "link.log"),
+        "is a symbolic link",
+      ],
+      ["a directory", () => (made(join(logDir, "dir.log")), "dir.log"), "is not a regular file"],
+    ])("refuses a logFile %s (code 7), never calls the mode and writes nothing", async (_name, valueOf, why) => {
+      const value = valueOf();
+      const shown = value.includes("/") ? value : join(logDir, value);
       const seen: CniRequest[] = [];
-      const out = await run({}, JSON.stringify({ ...conf, logFile: path }), funcs(seen));
-      expect(out.json).toMatchObject({ code: 7, msg: `Cannot use config field "logFile": "${path}" ${why}` });
+      const out = await run({}, JSON.stringify({ ...conf, logFile: value }), funcs(seen));
+      expect(out.json).toMatchObject({ code: 7, msg: `Cannot use config field "logFile": "${shown}" ${why}` });
       expect(seen).toEqual([]);
       expect(existsSync(join(tmp, "elsewhere.log"))).toBe(false);
       expect(existsSync(join(tmp, "target.log"))).toBe(false);
