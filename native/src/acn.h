@@ -88,6 +88,7 @@ enum acn_key {
 	ACN_K_WITH_VDPA,  /* "vdpa" of inventory */
 	ACN_K_NETNS_FILE, /* "path" of netns-create/-delete: a file in /run/netns, need not exist */
 	ACN_K_WITH_VIRTUAL, /* "virtual" of uevent-monitor: also net events of virtual devices */
+	ACN_K_IFINDEX,      /* "index" of link-del: the link by identity, not by name */
 	ACN_K_COUNT
 };
 
@@ -133,6 +134,7 @@ struct acn_opts {
 	bool with_vdpa;
 	char netns_file[ACN_NETNS_FILE_MAX + 1];
 	bool with_virtual;
+	uint32_t ifindex;
 };
 
 static inline bool acn_has(const struct acn_opts *o, enum acn_key k)
@@ -183,6 +185,7 @@ int acn_addr_del(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_route_add(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_route_del(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_route_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
+int acn_link_del_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
 int acn_sysctl_set(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_sysctl_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
 /* phase 2 */

@@ -110,6 +110,7 @@ static const struct key_def keys[ACN_K_COUNT] = {
 	/* Same key name as ACN_K_PATH (netns-check): this one is a file to create or delete, not opened here. */
 	[ACN_K_NETNS_FILE] = { "path", K_NETNS_FILE, OFF(netns_file), 0, 0, NULL },
 	[ACN_K_WITH_VIRTUAL] = { "virtual", K_BOOL, OFF(with_virtual), 0, 0, NULL },
+	[ACN_K_IFINDEX] = { "index", K_U32, OFF(ifindex), 1, INT32_MAX, NULL },
 };
 
 const char *acn_key_name(enum acn_key k)

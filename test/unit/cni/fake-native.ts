@@ -251,10 +251,16 @@ export class FakeNative implements NativeClient {
         l.link = { ...l.link, up: true };
         return { link: l.link };
       }
-      case "linkdel":
-        this.get(ns, a["name"] ?? "");
-        this.links.delete(`${ns}|${a["name"]}`);
+      case "linkdel": {
+        // By name, or by ifindex (index=) as the helper does: exactly one of them.
+        const entry =
+          a["index"] === undefined
+            ? [`${ns}|${a["name"]}`, this.get(ns, a["name"] ?? "")]
+            : [...this.links.entries()].find(([k, l]) => k.startsWith(`${ns}|`) && l.link.index === Number(a["index"]));
+        if (entry === undefined) fail("ENODEV", "No such device");
+        this.links.delete(entry[0] as string);
         return {};
+      }
       case "addradd":
         this.get(ns, a["name"] ?? "").addrs.push(a["addr"] ?? "");
         return {};
