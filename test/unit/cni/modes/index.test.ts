@@ -105,7 +105,7 @@ describe("modeFuncs()", () => {
     ["macvlan", { deviceID: "0000:00:01.0" }],
     ["sriov", { master: "eth0" }],
     ["vdpa", { deviceID: "0000:00:01.0" }],
-  ] as const)("DEL and CHECK of a stored %s attachment go to %s, whatever the config selects", async (mode, raw) => {
+  ] as const)("DEL and CHECK of a stored %s attachment go to that mode, whatever %j selects", async (mode, raw) => {
     const calls: string[] = [];
     const funcs = modeFuncs(
       createRegistry([recording("macvlan", calls), recording("sriov", calls), recording("vdpa", calls)]),
