@@ -156,6 +156,13 @@ export async function add(req: CniRequest): Promise<Result> {
         const created =
           err instanceof NativeError ? (err.completed[2] as { link?: Link } | undefined)?.link : undefined;
         if (created !== undefined) pushDeleteLink(undo, native, req.netns, created.index);
+        // No reply (the helper timed out or crashed): it may have created the link before it died. A
+        // macvlan under the random temporary name is ours.
+        else if (!(err instanceof NativeError) || err.index === null) {
+          undo.push(`macvlan "${tmpName}" in netns "${req.netns}"`, () =>
+            deleteUnrecordedLink(native, req.netns, tmpName, req.log),
+          );
+        }
         throw createError(err, req, conf, master);
       }
       data.ifindex = link.index;

@@ -162,6 +162,13 @@ export class FakeNative implements NativeClient {
     this.failures.set(normalize(name), failure);
   }
 
+  /** The next batch with `name` runs it, then the helper "times out": no reply, nothing completed known. */
+  timeOutAfter(name: string): void {
+    this.timeouts.add(normalize(name));
+  }
+
+  private readonly timeouts = new Set<string>();
+
   async run<const C extends readonly Command<unknown>[]>(cmds: C): Promise<ResultsOf<C>> {
     await Promise.resolve();
     const calls = cmds.map((c) => ({ name: normalize(c.name), args: argsOf(c) }));
@@ -175,6 +182,9 @@ export class FakeNative implements NativeClient {
           throw new FakeKernelError(failure);
         }
         results.push(this.exec(call));
+        if (this.timeouts.delete(call.name)) {
+          throw makeNativeError({ message: 'Cannot run helper "fake": timed out', timedOut: true, exitCode: null });
+        }
       } catch (f) {
         if (!(f instanceof FakeKernelError)) throw f;
         const ff = f.failure;

@@ -212,6 +212,15 @@ describe("macvlan mode through the dispatcher (fake helper)", () => {
     expect(native.linkIn(netns, "net1")?.link.kind).toBe("veth");
   });
 
+  it("add() whose helper times out after creating the link deletes the macvlan under its temporary name", async () => {
+    native.timeOutAfter("macvlan-add");
+    const before = native.linkCount();
+    const { out } = await cni("ADD", confOf());
+    expect(out).toMatchObject({ code: 101 });
+    expect(native.linkCount()).toBe(before);
+    expect(new StateStore(join(dir, "state")).list().states).toEqual([]);
+  });
+
   it("add() into a netns that does not exist fails with code 3", async () => {
     const { out } = await cni("ADD", confOf(), { CNI_NETNS: join(dir, "gone") });
     expect(out).toMatchObject({ code: 3, msg: `Cannot open netns "${join(dir, "gone")}": no such file or directory` });
