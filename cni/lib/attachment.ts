@@ -7,9 +7,11 @@ import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
 import { lockTimeout } from "./gc.js";
 import { callIpam, type IpamCommand } from "./ipam.js";
 import { isObject } from "./is.js";
+import { clearAttachmentLeftovers } from "./leftovers.js";
 import { attachmentLockPath, withLock } from "./lock.js";
 import type { Logger } from "./log.js";
 import { parseNetConf } from "./netconf.js";
+import { netnsInode } from "./owner.js";
 import type { Result } from "./result.js";
 import { StateStore, STATE_FORMAT, writeFileAtomic, type AttachmentState } from "./state.js";
 import { ensureTrustedDir } from "./trusted-paths.js";
@@ -67,6 +69,7 @@ export function newAttachmentState(
     containerID: req.containerID,
     ifname: req.ifname,
     netns: req.netns,
+    netnsInode: netnsInode(req.netns),
     network: req.conf.name,
     mode,
     cniVersion: req.cniVersion,
@@ -88,11 +91,15 @@ export async function ipamCall(req: CniRequest, type: string, command: IpamComma
 
 /**
  * IPAM ADD for interface 0 of `result` (ips, routes, and dns unless the config has its own), pushing
- * IPAM DEL as its undo. Returns the version IPAM accepted (kept in state for DEL).
+ * IPAM DEL as its undo as soon as the plugin exited 0, before its output is parsed: a plugin that
+ * reserved an address and printed something unusable still gets its DEL. Returns the version IPAM
+ * accepted (kept in state for DEL).
  */
 export async function ipamAdd(req: CniRequest, type: string, result: Result, undo: UndoStack): Promise<string | null> {
-  const ipam = await callIpam({ type, command: "ADD", stdin: req.stdin, env: req.env, log: req.log }, req.cniVersion);
-  undo.push(`IPAM "${type}" ADD`, () => ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, ipam.version));
+  const onExitZero = (version: string) =>
+    undo.push(`IPAM "${type}" ADD`, () => ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, version));
+  const request = { type, command: "ADD" as const, stdin: req.stdin, env: req.env, log: req.log, onExitZero };
+  const ipam = await callIpam(request, req.cniVersion);
   if (ipam.result === null || ipam.result.ips.length === 0) {
     throw new CniError(CniCode.IpamFailed, `Cannot use IPAM plugin "${type}" result: no IP config`);
   }
@@ -116,19 +123,18 @@ export async function ipamDel(
 
 /**
  * DEL's IPAM DEL, always attempted first; its error is returned, not thrown, so the mode still removes
- * the device and then reports it (the runtime retries DEL). `known`: the version IPAM accepted at ADD.
+ * the device and then reports it (the runtime retries DEL). With state it replays what ADD gave IPAM
+ * (config, CNI_ARGS, version), whatever the DEL config says now; without, the DEL config (`type` is
+ * undefined when there is no IPAM or ADD refused its type).
  */
 async function ipamDelForDel(
   req: CniRequest,
   type: string | undefined,
   state: AttachmentState | null,
-  known: unknown,
 ): Promise<CniError | undefined> {
-  if (type === undefined) return undefined;
   try {
-    // The version IPAM accepted at ADD (stored) saves the fallback round trip.
-    const version = state?.cniVersion === req.cniVersion && typeof known === "string" ? known : null;
-    await ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, version);
+    if (state !== null) await ipamDelFromState(state, req.env, req.log, pathExists(req.netns) ? req.netns : "");
+    else if (type !== undefined) await ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, null);
     return undefined;
   } catch (err) {
     return err instanceof CniError ? err : new CniError(CniCode.IpamFailed, errorMessage(err), { cause: err });
@@ -137,8 +143,9 @@ async function ipamDelForDel(
 
 /**
  * DEL under the attachment lock: IPAM DEL first (always attempted), then `removeDevice` with the stored
- * state (null when there is none), then the state. An IPAM failure is thrown after the device is removed
- * and keeps the state, so the runtime's retry of DEL still finds it.
+ * state (null when there is none), then the state and whatever an interrupted ADD of this attachment left
+ * (leftovers.ts). An IPAM failure is thrown after the device is removed and keeps the state, so the
+ * runtime's retry of DEL still finds it.
  */
 export async function deleteAttachment(
   req: CniRequest,
@@ -148,10 +155,11 @@ export async function deleteAttachment(
   const store = new StateStore(req.stateDir);
   await withAttachmentLock(req, async () => {
     const state = store.read(req.containerID, req.ifname);
-    const ipamError = await ipamDelForDel(req, ipamType, state, state?.data["ipamVersion"]);
+    const ipamError = await ipamDelForDel(req, ipamType, state);
     await removeDevice(state);
     if (ipamError !== undefined) throw ipamError;
     store.remove(req.containerID, req.ifname); // only after the device was removed or restored
+    await clearAttachmentLeftovers(req.stateDir, req.containerID, req.ifname, lockTimeout(req), req.log);
   });
 }
 

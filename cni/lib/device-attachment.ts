@@ -87,7 +87,10 @@ export interface ClaimRequest {
 /**
  * Makes the attachment the device's owner (call it holding the device lock), its undo pushed: a live
  * other owner is code 7, a stale one's device is restored first from its state (which stays for its own
- * IPAM DEL). Returns whether it reclaimed, so the mode looks at the device again.
+ * IPAM DEL). A marker already naming this attachment is a complete ADD (code 7, DEL it first) or an
+ * interrupted one (kill -9): without a record it changed nothing, with an incomplete record the device
+ * is restored from its snapshot; either way this ADD takes over. Returns whether the device may have
+ * changed, so the mode looks at it again.
  */
 export async function claimForAdd(c: ClaimRequest): Promise<boolean> {
   const { req, key, undo, parts } = c;
@@ -108,16 +111,32 @@ export async function claimForAdd(c: ClaimRequest): Promise<boolean> {
   };
   const claim = { reclaim, ...(c.isAlive === undefined ? {} : { isAlive: c.isAlive }) };
   if (!(await claimDevice(markers, key, owner, claim))) {
-    throw new CniError(
-      CniCode.InvalidConfig,
-      `Cannot add "${req.containerID}/${req.ifname}": it already holds ${parts.noun} "${c.id}" (DEL it first)`,
-    );
+    const mine = new StateStore(req.stateDir).read(req.containerID, req.ifname);
+    if (mine !== null && (mine.data["complete"] === true || keyOfSafe(parts, mine) !== key)) {
+      throw new CniError(
+        CniCode.InvalidConfig,
+        `Cannot add "${req.containerID}/${req.ifname}": it already holds ${parts.noun} "${c.id}" (DEL it first)`,
+      );
+    }
+    req.log.warning(`taking over ${parts.noun} "${c.id}" from an interrupted ADD of this attachment`);
+    if (mine !== null && mine.data["deviceRestored"] !== true) await parts.restoreDevice(mine, c.native, req.log);
+    markers.write(key, owner);
+    reclaimed = true;
   }
   undo.push(`owner marker of "${key}"`, () => {
     if (!undo.failed) markers.release(key, owner);
     return Promise.resolve();
   });
   return reclaimed;
+}
+
+/** The device key of a stored attachment, or null when the record is not this mode's. */
+function keyOfSafe(parts: DeviceModeParts, state: AttachmentState): string | null {
+  try {
+    return parts.keyOf(state);
+  } catch {
+    return null;
+  }
 }
 
 /** The attachment's state as ADD goes: written before the first change (undone with ADD), then saved. */

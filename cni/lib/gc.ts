@@ -1,8 +1,11 @@
 // GC (spec 1.1.0): release every stored attachment of this network that is not in
-// `cni.dev/valid-attachments` (or the legacy `cni.dev/attachments`), then forward GC to IPAM.
+// `cni.dev/valid-attachments` (or the legacy `cni.dev/attachments`), and what interrupted ADDs of such
+// attachments left (leftovers.ts: owner markers without a record, temporary files, dead processes'
+// locks), then forward GC to IPAM.
 import { CniError, errorMessage } from "./errors.js";
 import { isObject } from "./is.js";
 import { callIpam } from "./ipam.js";
+import { clearAttachmentLeftovers, sweepDeadFiles, unrecordedOwners } from "./leftovers.js";
 import { attachmentLockPath, withLock } from "./lock.js";
 import { invalidConfig } from "./netconf.js";
 import { StateStore, type AttachmentState } from "./state.js";
@@ -52,6 +55,7 @@ export async function collectGarbage(
           if (store.read(state.containerID, state.ifname) === null) return;
           req.log.info(`GC releases attachment "${state.containerID}/${state.ifname}"`);
           await release(state);
+          await clearAttachmentLeftovers(req.stateDir, state.containerID, state.ifname, lockTimeout(req), req.log);
         },
       );
     } catch (err) {
@@ -59,6 +63,19 @@ export async function collectGarbage(
       firstError ??= err;
     }
   }
+  for (const a of unrecordedOwners(req.stateDir, req.conf.name)) {
+    if (valid.has(`${a.containerID}\0${a.ifname}`)) continue;
+    const lock = attachmentLockPath(req.stateDir, a.containerID, a.ifname);
+    try {
+      await withLock(lock, { what: `attachment "${a.containerID}/${a.ifname}"`, ...lockTimeout(req) }, () =>
+        clearAttachmentLeftovers(req.stateDir, a.containerID, a.ifname, lockTimeout(req), req.log),
+      );
+    } catch (err) {
+      req.log.error(`GC cannot release the devices of "${a.containerID}/${a.ifname}": ${errorMessage(err)}`);
+      firstError ??= err;
+    }
+  }
+  sweepDeadFiles(req.stateDir, req.log);
   if (req.conf.ipamType !== undefined) {
     await callIpam(
       { type: req.conf.ipamType, command: "GC", stdin: req.stdin, env: req.env, log: req.log },

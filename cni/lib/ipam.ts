@@ -37,6 +37,11 @@ export interface IpamRequest {
   selfPaths?: readonly string[];
   /** The version this plugin accepted before (stored at ADD): used directly, skipping the fallback. */
   knownVersion?: string | null;
+  /**
+   * Called with the version used as soon as the plugin exits 0, before its output is read: ADD pushes
+   * its undo (IPAM DEL) here, so output that cannot be used still gets the reservation released.
+   */
+  onExitZero?: (version: string) => void;
 }
 
 const minVersionFor: Record<IpamCommand, string> = {
@@ -111,7 +116,7 @@ interface RawOutcome {
   error?: CniError;
 }
 
-async function run(req: IpamRequest, path: string, command: string, stdin: string): Promise<RawOutcome> {
+async function run(req: IpamRequest, path: string, command: string, stdin: string, used: string): Promise<RawOutcome> {
   const action = `Cannot run IPAM plugin "${req.type}" ${command}`;
   let out;
   try {
@@ -124,6 +129,7 @@ async function run(req: IpamRequest, path: string, command: string, stdin: strin
   } catch (err) {
     throw new CniError(CniCode.IpamFailed, `${action}: ${errorMessage(err)}`, { cause: err });
   }
+  if (out.exitCode === 0 && command === req.command) req.onExitZero?.(used);
   if (out.stderr.trim() !== "") req.log.debug(`IPAM ${req.type} ${command} stderr: ${out.stderr.trim()}`);
   let json: unknown = undefined;
   const text = out.stdout.trim();
@@ -162,7 +168,7 @@ function atLeastSafe(v: string, min: string): boolean {
 
 /** Asks the plugin which versions it supports. */
 async function supportedVersions(req: IpamRequest, path: string, version: string): Promise<string[]> {
-  const outcome = await run(req, path, "VERSION", JSON.stringify({ cniVersion: version }));
+  const outcome = await run(req, path, "VERSION", JSON.stringify({ cniVersion: version }), version);
   if (outcome.ok && isObject(outcome.json) && isStringArray(outcome.json["supportedVersions"])) {
     return outcome.json["supportedVersions"];
   }
@@ -215,7 +221,7 @@ export async function callIpam(req: IpamRequest, version: string): Promise<IpamO
       return { result: null, version: null };
     }
   }
-  let outcome = await run(req, path, req.command, stdin);
+  let outcome = await run(req, path, req.command, stdin, used);
   if (!outcome.ok && outcome.error?.code === CniCode.IncompatibleVersion) {
     const theirs = await supportedVersions(req, path, version);
     const ours = SUPPORTED_VERSIONS.filter(
@@ -232,7 +238,7 @@ export async function callIpam(req: IpamRequest, version: string): Promise<IpamO
     req.log.info(`IPAM plugin "${req.type}" rejected cniVersion ${version}: retrying ${req.command} with ${common}`);
     stdin = rewriteForVersion(stdin, version, common);
     used = common;
-    outcome = await run(req, path, req.command, stdin);
+    outcome = await run(req, path, req.command, stdin, used);
   }
   if (!outcome.ok) throw outcome.error ?? new CniError(CniCode.IpamFailed, `Cannot run IPAM plugin "${req.type}"`);
   if (req.command !== "ADD") return { result: null, version: used };

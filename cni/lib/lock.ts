@@ -102,6 +102,23 @@ function reclaim(path: string, stale: LockOwner): void {
   rmSync(aside, { force: true });
 }
 
+/**
+ * Removes the lock at `path` when its owner is dead (GC's sweep: a killed process's lock that nobody
+ * asked for again). Returns whether it did; a live owner's lock is left alone.
+ */
+export function removeStaleLock(path: string, isAlive: (owner: LockOwner) => boolean = ownerIsAlive): boolean {
+  const holder = readOwner(path);
+  if (holder === null || isAlive(holder)) return false;
+  reclaim(path, holder);
+  return true;
+}
+
+/** The pid in a lock's temporary file (`<lock>.<token>.tmp`), or null when it holds none. */
+export function lockTmpPid(path: string): number | null {
+  const owner = readOwner(path);
+  return owner === null || owner.pid === 0 ? null : owner.pid;
+}
+
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<Lock> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const isAlive = opts.isAlive ?? ownerIsAlive;

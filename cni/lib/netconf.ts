@@ -39,9 +39,10 @@ export interface ParseOptions {
   /** Where logFile and CNIDeviceInfoFile may be: env ACCELNET_LOG_DIR and ACCELNET_DEVINFO_DIR add roots. */
   env?: Readonly<Record<string, string | undefined>>;
   /**
-   * DEL drops a refused `stateDir`, `logFile` or CNIDeviceInfoFile (noted in `ignored`) instead of
-   * failing: Multus replays the config cached at ADD, so an attachment made before the upgrade must still
-   * be deletable; DEL uses none of them (state dir from env, device info file from the state).
+   * DEL drops any field it would refuse (noted in `ignored`) instead of failing: the spec calls DEL after
+   * every failed ADD and the runtime retries it until it succeeds, and Multus replays the config cached
+   * at ADD (made before an upgrade). DEL needs none of them: state dir from env, device and netns from
+   * the stored attachment; a refused ipam.type means ADD reserved nothing.
    */
   forDel?: boolean;
 }
@@ -139,45 +140,52 @@ function parseArgsCni(o: JsonObject): NetConf["argsCni"] {
 export function parseNetConf(raw: JsonObject, opts: ParseOptions = {}): NetConf {
   const env = opts.env ?? {};
   const ignored: string[] = [];
-  /** A refused path field: thrown, or for DEL noted and dropped. */
+  /** A refused field: thrown, or for DEL noted and dropped (DEL needs none of them to make progress). */
   const refuse = (err: unknown): undefined => {
     if (!(opts.forDel === true && err instanceof CniError && err.code === CniCode.InvalidConfig)) throw err;
     ignored.push(err.message);
     return undefined;
   };
-  const checked = (check: () => string): string | undefined => {
+  const lenient = <T>(parse: () => T, fallback: T): T => {
     try {
-      return check();
+      return parse();
     } catch (err) {
-      return refuse(err);
+      refuse(err);
+      return fallback;
     }
   };
   if (raw["stateDir"] !== undefined && raw["stateDir"] !== null) refuse(stateDirFieldRefused());
   const name = optionalString(raw, "name") ?? "";
-  const type = optionalString(raw, "type") ?? "";
+  const type = lenient(() => optionalString(raw, "type") ?? "", "");
   const conf: NetConf = {
     raw,
     name,
     type,
-    dns: parseDns(raw),
-    runtimeConfig: parseRuntimeConfig(raw, (path) => checked(() => checkDeviceInfoPath(path, env))),
-    argsCni: parseArgsCni(raw),
+    dns: lenient(() => parseDns(raw), {}),
+    runtimeConfig: lenient(
+      () => parseRuntimeConfig(raw, (path) => lenient(() => checkDeviceInfoPath(path, env), undefined)),
+      {},
+    ),
+    argsCni: lenient(() => parseArgsCni(raw), {}),
     logLevel: "info",
     ignored,
   };
-  const ipam = optionalObject(raw, "ipam");
-  const ipamType = ipam === undefined ? undefined : optionalString(ipam, "type", "ipam.type");
-  if (ipamType !== undefined && ipamType !== "") conf.ipamType = checkPluginName(ipamType, "ipam.type");
+  // DEL with an ipam.type ADD refused: ADD reserved nothing, so there is no IPAM to call.
+  const ipamType = lenient(() => {
+    const ipam = optionalObject(raw, "ipam");
+    const t = ipam === undefined ? undefined : optionalString(ipam, "type", "ipam.type");
+    return t === undefined || t === "" ? undefined : checkPluginName(t, "ipam.type");
+  }, undefined);
+  if (ipamType !== undefined) conf.ipamType = ipamType;
   if (raw["prevResult"] !== undefined && raw["prevResult"] !== null) conf.prevResult = raw["prevResult"];
-  const level = optionalString(raw, "logLevel");
+  const level = lenient(() => optionalString(raw, "logLevel"), undefined);
   if (level !== undefined && level !== "") {
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-      throw invalidConfig("logLevel", `"${level}" is not one of ${LOG_LEVELS.join(", ")}`);
-    }
-    conf.logLevel = level as LogLevel;
+    if (LOG_LEVELS.includes(level as LogLevel)) conf.logLevel = level as LogLevel;
+    else refuse(invalidConfig("logLevel", `"${level}" is not one of ${LOG_LEVELS.join(", ")}`));
   }
-  const logFile = optionalString(raw, "logFile");
-  const checkedLog = logFile === undefined || logFile === "" ? undefined : checked(() => checkLogFile(logFile, env));
+  const logFile = lenient(() => optionalString(raw, "logFile"), undefined);
+  const checkedLog =
+    logFile === undefined || logFile === "" ? undefined : lenient(() => checkLogFile(logFile, env), undefined);
   if (checkedLog !== undefined) conf.logFile = checkedLog;
   return conf;
 }

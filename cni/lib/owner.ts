@@ -117,7 +117,12 @@ export class OwnerMarkers {
     }
     const out: [string, DeviceOwner][] = [];
     for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
-      const key = decodeURIComponent(name.slice(0, -5));
+      let key: string;
+      try {
+        key = decodeURIComponent(name.slice(0, -5));
+      } catch {
+        continue; // not a name this module wrote
+      }
       const owner = this.read(key);
       if (owner !== null) out.push([key, owner]);
     }

@@ -26,6 +26,8 @@ export interface AttachmentState {
   ifname: string;
   /** CNI_NETNS at ADD time. */
   netns: string;
+  /** Inode of that netns at ADD time (null: none; absent in states written before it was kept). */
+  netnsInode?: number | null;
   /** Network name from the config: GC only collects attachments of its own network. */
   network: string;
   mode: string;

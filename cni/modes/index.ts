@@ -11,12 +11,17 @@
 //   4. anything else, with or without `master`        -> macvlan (reference macvlan configs select it unchanged)
 // macvlan's own `mode` field (bridge|private|vepa|passthru) is the macvlan mode, hence `accelnetMode`.
 // A mode missing from the registry fails with code 7 "the mode is not available yet".
+// DEL and CHECK of an attachment with stored state go to the mode that created it, whatever the config
+// selects now (a deviceID added, a vDPA device gone); GC releases each one with its stored mode. A DEL
+// without state whose config selects no mode (ADD refused it) goes to macvlan's DEL, which touches only
+// IPAM and what an interrupted ADD of that attachment left.
 //
 // Modes register explicitly (createRegistry), nothing registers itself on import.
 import { CniCode, CniError } from "../lib/errors.js";
 import { collectGarbage } from "../lib/gc.js";
 import { isObject, isString, type JsonObject } from "../lib/is.js";
 import { invalidConfig } from "../lib/netconf.js";
+import { StateStore, type AttachmentState } from "../lib/state.js";
 import { HOST_ROOTS, namesVdpaDevice, type VdpaRoots } from "../lib/vdpa.js";
 import type { CniFuncs, CniRequest } from "../skel/types.js";
 import { macvlan } from "./macvlan.js";
@@ -74,24 +79,41 @@ function modeFor(registry: Registry, name: ModeName): Mode {
   return mode;
 }
 
-/** The dispatcher's function table: each verb selects the mode from the config. */
+/** The mode that created a stored attachment (code 999 for a name no accelnet ever wrote). */
+function storedMode(registry: Registry, state: AttachmentState): Mode {
+  if (!(MODE_NAMES as readonly string[]).includes(state.mode)) {
+    throw new CniError(
+      CniCode.Internal,
+      `Cannot release attachment "${state.containerID}/${state.ifname}": unknown mode "${state.mode}"`,
+    );
+  }
+  return modeFor(registry, state.mode as ModeName);
+}
+
+/** The dispatcher's function table: ADD and STATUS select the mode from the config, DEL and CHECK from state. */
 export function modeFuncs(registry: Registry, opts: SelectOptions = {}): CniFuncs {
   const pick = (req: CniRequest) => modeFor(registry, selectMode(req.conf.raw, opts));
+  const stored = (req: CniRequest) => new StateStore(req.stateDir).read(req.containerID, req.ifname);
+  const forDel = (req: CniRequest): Mode => {
+    const state = stored(req);
+    if (state !== null) return storedMode(registry, state);
+    try {
+      return pick(req);
+    } catch (err) {
+      if (!(err instanceof CniError && err.code === CniCode.InvalidConfig)) throw err;
+      req.log.warning(`DEL ignores a refused field: ${err.message}`);
+      return modeFor(registry, "macvlan");
+    }
+  };
   return {
     add: async (req) => pick(req).add(req),
-    del: async (req) => pick(req).del(req),
-    check: async (req) => pick(req).check(req),
+    del: async (req) => forDel(req).del(req),
+    check: async (req) => {
+      const state = stored(req);
+      return (state === null ? pick(req) : storedMode(registry, state)).check(req);
+    },
     status: async (req) => pick(req).status(req),
     // GC covers every attachment of the network, whatever mode created it.
-    gc: (req) =>
-      collectGarbage(req, (state) => {
-        if (!(MODE_NAMES as readonly string[]).includes(state.mode)) {
-          throw new CniError(
-            CniCode.Internal,
-            `Cannot release attachment "${state.containerID}/${state.ifname}": unknown mode "${state.mode}"`,
-          );
-        }
-        return modeFor(registry, state.mode as ModeName).release(state, req);
-      }),
+    gc: (req) => collectGarbage(req, (state) => storedMode(registry, state).release(state, req)),
   };
 }

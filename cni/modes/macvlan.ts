@@ -3,6 +3,11 @@
 // ipam, dns. Kernel work goes through the helper in batches: ADD is one batch to create the link
 // (two when `master` is absent and the default-route interface must be found), the IPAM exec, then one
 // batch to configure addresses, sysctls, up and routes. DEL is the IPAM exec plus one batch.
+// No lock is held on the master: creating a macvlan is one atomic kernel operation under a name no one
+// else uses (a random temporary name in the pod netns), so concurrent ADDs on one master need none.
+// The link is undone by identity (its ifindex, in the netns recorded at ADD, checked by inode), never by
+// the name asked for. A pending state (the temporary name) is written before the link exists, so DEL
+// and GC find a link an interrupted ADD left.
 import { cmd, NativeError, type Link, type MacvlanMode, type NativeClient } from "../../native/client/index.js";
 import {
   deleteAttachment,
@@ -22,10 +27,10 @@ import { configureInterface } from "../lib/configure.js";
 import { cniErrorFromNative, isNotFound } from "../lib/errno.js";
 import { CniCode, CniError } from "../lib/errors.js";
 import { macFrom } from "../lib/fields.js";
-import { lockTimeout } from "../lib/gc.js";
-import { hostObjectLockPath, withLock } from "../lib/lock.js";
+import { ifnameProblem } from "../lib/ifname.js";
 import type { Logger } from "../lib/log.js";
 import { invalidConfig, optionalBoolean, optionalInteger, optionalString, type NetConf } from "../lib/netconf.js";
+import { netnsInode } from "../lib/owner.js";
 import { randomHex } from "../lib/random.js";
 import type { Interface, Result } from "../lib/result.js";
 import { StateStore, type AttachmentState } from "../lib/state.js";
@@ -52,16 +57,14 @@ export interface MacvlanConf {
 
 // ---------------------------------------------------------------- parseConf
 
-const ifnamePattern = /^[^/:\s]{1,15}$/u;
-
 export function parseConf(req: Pick<CniRequest, "conf" | "cniArgs">): MacvlanConf {
   const raw = req.conf.raw;
   const conf: MacvlanConf = { net: req.conf, mode: "bridge", mtu: 0, linkInContainer: false };
   const master = optionalString(raw, "master");
   if (master !== undefined && master !== "") {
-    if (!ifnamePattern.test(master) || master === "." || master === ".." || Buffer.byteLength(master) > 15) {
-      throw invalidConfig("master", `"${master}" is not an interface name`);
-    }
+    const problem = ifnameProblem(master);
+    if (problem !== null)
+      throw invalidConfig("master", `${JSON.stringify(master)} is not an interface name: ${problem}`);
     conf.master = master;
   }
   const mode = optionalString(raw, "mode");
@@ -85,20 +88,47 @@ export function parseConf(req: Pick<CniRequest, "conf" | "cniArgs">): MacvlanCon
 
 // ---------------------------------------------------------------- add
 
+/** What DEL, CHECK and GC need; `complete` false (and no ifindex) while ADD runs. */
+interface MacvlanData {
+  master: string;
+  masterNetns: string | undefined;
+  mode: MacvlanMode;
+  ipamVersion: string | null;
+  /** The name the link is created under before the rename to CNI_IFNAME. */
+  tmpName: string;
+  /** The link's ifindex in the pod netns: how DEL and GC find it, whatever its name. */
+  ifindex?: number;
+  complete: boolean;
+}
+
 export async function add(req: CniRequest): Promise<Result> {
   const conf = parseConf(req);
   const native = req.deps.native(req.stateDir, req.env);
   requireNetns(req.netns);
   return withAttachmentLock(req, async () => {
     const undo = new UndoStack(req.log);
+    const store = new StateStore(req.stateDir);
     return undo.guard(async () => {
       const masterNetns = conf.linkInContainer ? req.netns : undefined;
       const master = conf.master ?? (await defaultRouteInterface(native, masterNetns));
 
-      // 1. One batch: check the netns, read the master, create the macvlan under a temporary name in the
-      //    pod netns, rename it to CNI_IFNAME (the reference's order; EEXIST when the name is taken).
+      // 1. The pending state, before the link exists: an interrupted ADD's link is found by DEL and GC.
+      //    A complete one is a repeated ADD: left alone (the create below fails on the taken name).
+      const previous = store.read(req.containerID, req.ifname);
       const tmpName = `acntmp${randomHex(4)}`;
-      let linkName = tmpName; // the undo below deletes the link under whatever name it has by then
+      const data: MacvlanData = { master, masterNetns, mode: conf.mode, ipamVersion: null, tmpName, complete: false };
+      if (previous === null || previous.data["complete"] === false) {
+        if (previous !== null) await deleteRecordedLink(native, previous, req.netns, req.log);
+        store.write(newAttachmentState(req, "macvlan", data));
+        undo.push(`state of "${req.containerID}/${req.ifname}"`, () => {
+          store.remove(req.containerID, req.ifname);
+          return Promise.resolve();
+        });
+      }
+
+      // 2. One batch: check the netns, read the master, create the macvlan under a temporary name in the
+      //    pod netns, rename it to CNI_IFNAME (the reference's order; EEXIST when the name is taken). Its
+      //    undo deletes it by ifindex, from the moment the create command returned it.
       const layer2 = conf.net.ipamType === undefined;
       const create = [
         cmd.netnsCheck({ path: req.netns }),
@@ -118,45 +148,42 @@ export async function add(req: CniRequest): Promise<Result> {
         ...(layer2 ? [cmd.linkUp({ netns: req.netns, name: req.ifname })] : []),
       ] as const;
       let link: Link;
-      await withLock(
-        hostObjectLockPath(req.stateDir, "master", `${masterNetns ?? ""}:${master}`),
-        {
-          what: `master "${master}"`,
-          ...lockTimeout(req),
-        },
-        async () => {
-          try {
-            const results = await native.run(create);
-            link = results[3].link;
-          } catch (err) {
-            const completed = err instanceof NativeError ? err.completed.length : 0;
-            if (completed >= 3) pushDeleteLink(undo, native, req.netns, () => linkName);
-            if (completed >= 4) linkName = req.ifname;
-            throw createError(err, req, conf, master);
-          }
-          pushDeleteLink(undo, native, req.netns, () => linkName);
-          linkName = req.ifname;
-        },
-      );
+      try {
+        const results = await native.run(create);
+        pushDeleteLink(undo, native, req.netns, results[2].link.index);
+        link = results[3].link;
+      } catch (err) {
+        const created =
+          err instanceof NativeError ? (err.completed[2] as { link?: Link } | undefined)?.link : undefined;
+        if (created !== undefined) pushDeleteLink(undo, native, req.netns, created.index);
+        // No reply (the helper timed out or crashed): it may have created the link before it died. A
+        // macvlan under the random temporary name is ours.
+        else if (!(err instanceof NativeError) || err.index === null) {
+          undo.push(`macvlan "${tmpName}" in netns "${req.netns}"`, () =>
+            deleteUnrecordedLink(native, req.netns, tmpName, req.log),
+          );
+        }
+        throw createError(err, req, conf, master);
+      }
+      data.ifindex = link.index;
 
       const result: Result = {
-        interfaces: [interfaceOf(req, link!)],
+        interfaces: [interfaceOf(req, link)],
         ips: [],
         routes: [],
         dns: conf.net.dns,
       };
-      let ipamVersion: string | null = null;
 
-      // 2. IPAM ADD; its undo is IPAM DEL. 3. One batch inside the netns: notify sysctls, addresses, up,
+      // 3. IPAM ADD; its undo is IPAM DEL. 4. One batch inside the netns: notify sysctls, addresses, up,
       //    routes. Their effects die with the link, so the link's undo covers them.
       if (conf.net.ipamType !== undefined) {
-        ipamVersion = await ipamAdd(req, conf.net.ipamType, result, undo);
+        data.ipamVersion = await ipamAdd(req, conf.net.ipamType, result, undo);
         await configureInterface(native, req, result);
       }
 
-      // 4. State before the result is printed: DEL, CHECK and GC rely on it.
-      const data = { master, masterNetns, mode: conf.mode, ipamVersion };
-      new StateStore(req.stateDir).write(newAttachmentState(req, "macvlan", data, result));
+      // 5. The complete state before the result is printed: DEL, CHECK and GC rely on it.
+      data.complete = true;
+      store.write(newAttachmentState(req, "macvlan", data, result));
       req.log.info(`added macvlan "${req.ifname}" on "${master}" (${conf.mode}) in "${req.netns}"`);
       return result;
     });
@@ -167,9 +194,9 @@ function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-function pushDeleteLink(undo: UndoStack, native: NativeClient, netns: string, name: () => string): void {
-  undo.push(`macvlan link in netns "${netns}"`, async () => {
-    await native.run([cmd.linkDel({ netns, name: name() })]);
+function pushDeleteLink(undo: UndoStack, native: NativeClient, netns: string, index: number): void {
+  undo.push(`macvlan link ${index} in netns "${netns}"`, async () => {
+    await native.run([cmd.linkDelByIndex({ netns, index })]);
   });
 }
 
@@ -231,49 +258,85 @@ function interfaceOf(req: CniRequest, link: Link): Interface {
 
 // ---------------------------------------------------------------- del
 
-/** DEL: IPAM DEL first (always attempted), then the link; a missing netns, link or state is success. */
+/**
+ * DEL: IPAM DEL first (always attempted), then the link; a missing netns, link or state is success.
+ * The config is not validated: DEL must succeed for one ADD refused, and uses what ADD stored.
+ */
 export async function del(req: CniRequest): Promise<void> {
-  const conf = parseConf(req);
   const native = req.deps.native(req.stateDir, req.env);
-  await deleteAttachment(req, conf.net.ipamType, (state) =>
-    deleteLink(native, req.netns, req.ifname, state !== null && state.netns === req.netns, req.log),
+  await deleteAttachment(req, req.conf.ipamType, (state) =>
+    state === null
+      ? deleteUnrecordedLink(native, req.netns, req.ifname, req.log)
+      : deleteRecordedLink(native, state, req.netns, req.log),
   );
 }
 
 /**
- * Deletes the attachment's link. With state proving we created it: one exec. Without state (a failed
- * ADD, or state lost): only a macvlan is deleted, never an interface someone else put there.
+ * The pod netns ADD recorded, as a path that still reaches it: CNI_NETNS now or the path of ADD, the
+ * first that is the same netns (inode); undefined when neither is (the netns and its links are gone).
  */
-async function deleteLink(
+function recordedNetns(state: AttachmentState, netnsNow: string): string | undefined {
+  const candidates = [netnsNow, state.netns].filter((p) => p !== "");
+  if (state.netnsInode === undefined || state.netnsInode === null) return candidates.find(pathExists);
+  return candidates.find((p) => netnsInode(p) === state.netnsInode);
+}
+
+/**
+ * Deletes the link of a stored attachment in the netns ADD recorded: by ifindex once ADD had it, else
+ * (ADD interrupted) the macvlan under the temporary name or CNI_IFNAME.
+ */
+async function deleteRecordedLink(
   native: NativeClient,
-  netns: string,
-  ifname: string,
-  ours: boolean,
+  state: AttachmentState,
+  netnsNow: string,
   log: Logger,
 ): Promise<void> {
-  if (netns === "" || !pathExists(netns)) return;
-  const gone = (err: unknown) =>
-    isNotFound(err) || (err instanceof NativeError && err.exitCode === 2 && err.object === netns);
-  try {
-    if (!ours) {
-      const [{ link }] = await native.run([cmd.linkShow({ netns, name: ifname })]);
-      if (link.kind !== "macvlan") {
-        log.warning(`DEL leaves "${ifname}" in "${netns}" alone: it is a ${link.kind ?? "device"}, not a macvlan`);
-        return;
-      }
+  const netns = recordedNetns(state, netnsNow);
+  if (netns === undefined) {
+    log.info(`DEL finds netns "${state.netns}" of "${state.containerID}/${state.ifname}" gone: so is its link`);
+    return;
+  }
+  const d = state.data as Partial<MacvlanData>;
+  if (typeof d.ifindex === "number") {
+    try {
+      await native.run([cmd.linkDelByIndex({ netns, index: d.ifindex })]);
+    } catch (err) {
+      if (!isGone(err, netns)) throw cniErrorFromNative(err, `delete interface ${d.ifindex} in netns`, netns);
     }
-    await native.run([cmd.linkDel({ netns, name: ifname })]);
+    return;
+  }
+  const names = [d.tmpName, state.ifname].filter((n): n is string => typeof n === "string");
+  for (const name of names) await deleteUnrecordedLink(native, netns, name, log);
+}
+
+const isGone = (err: unknown, netns: string) =>
+  isNotFound(err) || (err instanceof NativeError && err.exitCode === 2 && err.object === netns);
+
+/**
+ * Deletes `ifname` in `netns` without state proving we created it (a failed or interrupted ADD, or
+ * state lost): only a macvlan is deleted, never an interface someone else put there; a name ADD would
+ * refuse (ifname.ts) was never created by accelnet.
+ */
+async function deleteUnrecordedLink(native: NativeClient, netns: string, ifname: string, log: Logger): Promise<void> {
+  if (netns === "" || !pathExists(netns) || ifnameProblem(ifname) !== null) return;
+  try {
+    const [{ link }] = await native.run([cmd.linkShow({ netns, name: ifname })]);
+    if (link.kind !== "macvlan") {
+      log.warning(`DEL leaves "${ifname}" in "${netns}" alone: it is a ${link.kind ?? "device"}, not a macvlan`);
+      return;
+    }
+    await native.run([cmd.linkDelByIndex({ netns, index: link.index })]);
   } catch (err) {
-    if (gone(err)) return;
+    if (isGone(err, netns)) return;
     throw cniErrorFromNative(err, `delete interface "${ifname}" in netns`, netns);
   }
 }
 
 /** GC: releases a stored attachment with the config and environment it was added with. */
 export async function release(state: AttachmentState, req: CniRequest): Promise<void> {
-  await ipamDelFromState(state, req.env, req.log, pathExists(state.netns) ? state.netns : "");
+  await ipamDelFromState(state, req.env, req.log, recordedNetns(state, "") ?? "");
   const native = req.deps.native(req.stateDir, req.env);
-  await deleteLink(native, state.netns, state.ifname, true, req.log);
+  await deleteRecordedLink(native, state, "", req.log);
   new StateStore(req.stateDir).remove(state.containerID, state.ifname);
 }
 

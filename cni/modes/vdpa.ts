@@ -368,9 +368,9 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
   // ---------------------------------------------------------------- del
 
   /** DEL: IPAM DEL first; then the device from the state if the attachment still owns it; the state last. */
+  // The config is not validated: DEL must succeed for one ADD refused, and uses what ADD stored.
   async function del(req: CniRequest): Promise<void> {
-    const conf = parseConf(req);
-    await deleteDeviceAttachment(req, parts, conf.net.ipamType);
+    await deleteDeviceAttachment(req, parts, req.conf.ipamType);
   }
 
   /** GC: one stored attachment that is no longer valid (collectGarbage holds its attachment lock). */

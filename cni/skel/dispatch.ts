@@ -29,12 +29,51 @@ import type { CniFuncs, CniRequest, PluginDeps, PluginIo } from "./types.js";
 
 const networkNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+/**
+ * How deep a config may nest. JSON.parse takes any depth, but JSON.stringify (rewriting the config for
+ * an older IPAM version, writing state) recurses and overflows the stack at a few thousand levels; no
+ * real config comes near this.
+ */
+export const MAX_CONFIG_DEPTH = 128;
+
+/** The deepest nesting of arrays and objects in JSON text (strings skipped), without recursion. */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 async function readAll(stdin: PluginIo["stdin"]): Promise<string> {
   if (typeof stdin === "string") return stdin;
   if (stdin instanceof Uint8Array) return Buffer.from(stdin).toString("utf8");
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk));
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * A config nested deeper than MAX_CONFIG_DEPTH: code 7, except for DEL, which goes on with its top-level
+ * scalars only. ADD refused it before anything, so there is nothing for the config to name (no IPAM);
+ * an attachment's state has its own (ADD's) config.
+ */
+function limitDepth(raw: JsonObject, stdin: string, command: string, ignored: string[]): JsonObject {
+  const depth = nestingDepth(stdin);
+  if (depth <= MAX_CONFIG_DEPTH) return raw;
+  const err = invalidConfig("stdin", `nests ${depth} levels deep (at most ${MAX_CONFIG_DEPTH})`);
+  if (command !== "DEL") throw err;
+  ignored.push(err.message);
+  return Object.fromEntries(Object.entries(raw).filter(([, v]) => v === null || typeof v !== "object"));
 }
 
 function decodeConfig(text: string): JsonObject {
@@ -114,7 +153,8 @@ async function runCommand(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, ctx: 
   const stdin = await readAll(io.stdin);
   noteVersion(stdin, ctx); // so that even env errors are printed in the request's version
   const cniEnv = readCniEnv(io.env, command);
-  const raw = decodeConfig(stdin);
+  const tooDeep: string[] = [];
+  const raw = limitDepth(decodeConfig(stdin), stdin, command, tooDeep);
   const version = decodeVersion(raw);
   checkNetworkName(raw);
   const cniVersion = requireSupported(version);
@@ -133,7 +173,7 @@ async function runCommand(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, ctx: 
       ...(cniEnv.containerID === "" ? {} : { prefix: `${cniEnv.containerID}/${cniEnv.ifname}` }),
     });
     if (logFile.note !== undefined) log.warning(logFile.note);
-    for (const refused of conf.ignored) log.warning(`${command} ignores a refused field: ${refused}`);
+    for (const refused of [...tooDeep, ...conf.ignored]) log.warning(`${command} ignores a refused field: ${refused}`);
     if (cniEnv.netns !== "" && command !== "GC" && command !== "STATUS") {
       checkNotOwnNetns(cniEnv.netns, deps.ownNetnsPath ?? "/proc/self/ns/net");
     }

@@ -1,6 +1,7 @@
 // CNI_* environment parsing and validation, as the reference skel does it (libcni pkg/skel, pkg/utils):
 // required variables per verb, CNI_CONTAINERID characters, CNI_IFNAME rules; plus CNI_NETNS path shape.
 import { CniCode, CniError } from "../lib/errors.js";
+import { ifnameProblem } from "../lib/ifname.js";
 
 export const COMMANDS = ["ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -56,6 +57,16 @@ export function validateIfname(name: string): void {
   if (/[/:\s]/u.test(name) || name.includes("\0")) throw bad(`contains "/", ":", NUL or whitespace`);
 }
 
+/**
+ * ADD and CHECK: a name accelnet can create as it is (ifname.ts), stricter than the reference's rules.
+ * DEL keeps the reference's rules: a name ADD refused created nothing, so its DEL must succeed.
+ */
+export function validateKernelIfname(name: string): void {
+  validateIfname(name);
+  const problem = ifnameProblem(name);
+  if (problem !== null) throw envError(`Cannot use CNI_IFNAME "${name}": ${problem}`);
+}
+
 /** A netns path must be absolute and must not climb out with "..". Whether it is a netns is checked later. */
 export function validateNetnsPath(path: string): void {
   if (!path.startsWith("/") || path.split("/").includes("..") || path.includes("\0")) {
@@ -80,7 +91,8 @@ export function readCniEnv(env: Env, command: Exclude<Command, "VERSION">): CniE
   };
   if (command === "ADD" || command === "DEL" || command === "CHECK") {
     validateContainerId(cniEnv.containerID);
-    validateIfname(cniEnv.ifname);
+    if (command === "DEL") validateIfname(cniEnv.ifname);
+    else validateKernelIfname(cniEnv.ifname);
   }
   if (cniEnv.netns !== "") validateNetnsPath(cniEnv.netns);
   return cniEnv;

@@ -150,6 +150,13 @@ const coreCommands = {
       ["name", a.name],
     ]);
   },
+  /** link-del by ifindex: undoes a link by identity, whatever its name. */
+  linkDelByIndex(a: { netns?: string; index: number }): Command<Empty> {
+    return build("link-del", [
+      ["netns", a.netns],
+      ["index", a.index],
+    ]);
+  },
   addrAdd(a: { netns?: string; name: string; addr: string }): Command<Empty> {
     return build("addr-add", [
       ["netns", a.netns],

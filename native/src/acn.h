@@ -96,6 +96,7 @@ enum acn_key {
 	ACN_K_VDPA_NAME,  /* "name" of vdpa-dev-add: a vdpa device name (stored in dev) */
 	ACN_K_MGMTDEV,    /* "mgmtdev": BUS/DEV or DEV */
 	ACN_K_MAX_VQP,    /* "max_vqp": virtio-net queue pairs */
+	ACN_K_IFINDEX,      /* "index" of link-del: the link by identity, not by name */
 	ACN_K_COUNT
 };
 
@@ -148,6 +149,7 @@ struct acn_opts {
 	bool with_virtual;
 	struct acn_mgmtdev mgmtdev;
 	uint32_t max_vqp;
+	uint32_t ifindex;
 };
 
 static inline bool acn_has(const struct acn_opts *o, enum acn_key k)
@@ -198,6 +200,7 @@ int acn_addr_del(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_route_add(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_route_del(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_route_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
+int acn_link_del_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
 int acn_sysctl_set(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_sysctl_check(const char *cmd, const struct acn_opts *o, struct acn_err *err);
 /* phase 2 */

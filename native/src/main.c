@@ -45,7 +45,7 @@ static const struct acn_cmd_def commands[] = {
 	{ "link-set-mtu", O(NAME) | O(MTU), O(NETNS), acn_link_set_mtu, NULL },
 	{ "link-up", O(NAME), O(NETNS), acn_link_up, NULL },
 	{ "link-down", O(NAME), O(NETNS), acn_link_down, NULL },
-	{ "link-del", O(NAME), O(NETNS), acn_link_del, NULL },
+	{ "link-del", 0, O(NAME) | O(IFINDEX) | O(NETNS), acn_link_del, acn_link_del_check },
 	{ "addr-add", O(NAME) | O(ADDR), O(NETNS), acn_addr_add, NULL },
 	{ "addr-del", O(NAME) | O(ADDR), O(NETNS), acn_addr_del, NULL },
 	{ "route-add", O(DST), ROUTE_KEYS, acn_route_add, acn_route_check },

@@ -44,9 +44,10 @@ static bool name_valid(const char *s, size_t max)
 	return true;
 }
 
+/* An interface name; never one with '%', which the kernel takes as a name template ("net%d" -> "net0"). */
 bool acn_ifname_valid(const char *s)
 {
-	return name_valid(s, IFNAMSIZ - 1);
+	return name_valid(s, IFNAMSIZ - 1) && strchr(s, '%') == NULL;
 }
 
 bool acn_altname_valid(const char *s)

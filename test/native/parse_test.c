@@ -257,6 +257,8 @@ static void test_validators(void)
 	CHECK(acn_ifname_valid("abcdefghijklmno"));
 	CHECK(!acn_ifname_valid("abcdefghijklmnop"));
 	CHECK(!acn_ifname_valid("a\x7f"));
+	CHECK(!acn_ifname_valid("net%d"));
+	CHECK(!acn_ifname_valid("%"));
 	CHECK(acn_mac_parse("02:AB:cd:00:00:01", mac) == NULL && mac[1] == 0xab);
 	CHECK(acn_mac_parse("00:00:00:00:00:00", mac) != NULL);
 	CHECK(acn_mac_parse("01:00:5e:00:00:01", mac) != NULL);

@@ -200,6 +200,30 @@ describe.skipIf(!isRoot)("accelnet-helper in network namespaces (needs root)", (
     expect(e.message).toBe('Cannot link-show "net6": No such device');
   });
 
+  it("link-del by index removes the link whatever its name; a missing index is ENODEV", async () => {
+    const [created] = await client.run([add("tmp9")]);
+    await client.run([cmd.linkRename({ netns: podNs, name: "tmp9", newname: "net9" })]);
+    await client.run([cmd.linkDelByIndex({ netns: podNs, index: created.link.index })]);
+    expect(linkNames(POD)).toEqual(["lo"]);
+    const e = await failure(client.run([cmd.linkDelByIndex({ netns: podNs, index: created.link.index })]));
+    expect(e).toMatchObject({ errname: "ENODEV", op: "RTM_DELLINK", object: String(created.link.index), exitCode: 1 });
+  });
+
+  it.each([
+    ["neither name nor index", [`netns=${"POD"}`]],
+    ["both name and index", [`netns=${"POD"}`, "name=net1", "index=3"]],
+    ["index 0", [`netns=${"POD"}`, "index=0"]],
+  ])("link-del with %s is refused before anything runs (exit 2)", async (_why, args) => {
+    const e = await failure(client.run([{ name: "link-del", args: args.map((a) => a.replace("POD", podNs)) }]));
+    expect(e).toMatchObject({ exitCode: 2, op: "parse" });
+  });
+
+  it('a name with "%" is refused (exit 2): the kernel would take it as a template', async () => {
+    const e = await failure(client.run([add("net%d")]));
+    expect(e).toMatchObject({ exitCode: 2, op: "parse", object: "name" });
+    expect(linkNames(POD)).toEqual(["lo"]);
+  });
+
   it("link-rename onto an existing name fails with EEXIST and stops the batch", async () => {
     await client.run([add("net7"), add("tmp7")]);
     const e = await failure(

@@ -162,6 +162,13 @@ export class FakeNative implements NativeClient {
     this.failures.set(normalize(name), failure);
   }
 
+  /** The next batch with `name` runs it, then the helper "times out": no reply, nothing completed known. */
+  timeOutAfter(name: string): void {
+    this.timeouts.add(normalize(name));
+  }
+
+  private readonly timeouts = new Set<string>();
+
   async run<const C extends readonly Command<unknown>[]>(cmds: C): Promise<ResultsOf<C>> {
     await Promise.resolve();
     const calls = cmds.map((c) => ({ name: normalize(c.name), args: argsOf(c) }));
@@ -175,6 +182,9 @@ export class FakeNative implements NativeClient {
           throw new FakeKernelError(failure);
         }
         results.push(this.exec(call));
+        if (this.timeouts.delete(call.name)) {
+          throw makeNativeError({ message: 'Cannot run helper "fake": timed out', timedOut: true, exitCode: null });
+        }
       } catch (f) {
         if (!(f instanceof FakeKernelError)) throw f;
         const ff = f.failure;
@@ -251,10 +261,16 @@ export class FakeNative implements NativeClient {
         l.link = { ...l.link, up: true };
         return { link: l.link };
       }
-      case "linkdel":
-        this.get(ns, a["name"] ?? "");
-        this.links.delete(`${ns}|${a["name"]}`);
+      case "linkdel": {
+        // By name, or by ifindex (index=) as the helper does: exactly one of them.
+        const entry =
+          a["index"] === undefined
+            ? [`${ns}|${a["name"]}`, this.get(ns, a["name"] ?? "")]
+            : [...this.links.entries()].find(([k, l]) => k.startsWith(`${ns}|`) && l.link.index === Number(a["index"]));
+        if (entry === undefined) fail("ENODEV", "No such device");
+        this.links.delete(entry[0] as string);
         return {};
+      }
       case "addradd":
         this.get(ns, a["name"] ?? "").addrs.push(a["addr"] ?? "");
         return {};

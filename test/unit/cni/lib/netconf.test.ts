@@ -118,11 +118,21 @@ describe("parseNetConf()", () => {
     ]);
   });
 
-  it("forDel still refuses everything that is not a path policy (wrong types, log level)", () => {
-    expect(() => parseNetConf({ ...base, logFile: 5 }, { forDel: true })).toThrow(expect.objectContaining({ code: 7 }));
-    expect(() => parseNetConf({ ...base, logLevel: "x" }, { forDel: true })).toThrow(
-      expect.objectContaining({ code: 7 }),
-    );
+  // DEL must succeed for any config ADD refused: every refused field is dropped and noted, never thrown.
+  it.each([
+    [{ logFile: 5 }, "logFile"],
+    [{ logLevel: "x" }, "logLevel"],
+    [{ dns: { nameservers: "1.1.1.1" } }, "dns.nameservers"],
+    [{ runtimeConfig: { mac: 5 } }, "runtimeConfig.mac"],
+    [{ args: { cni: "x" } }, "args.cni"],
+    [{ ipam: { type: "../host-local" } }, "ipam.type"],
+    [{ ipam: "host-local" }, "ipam"],
+    [{ type: 7 }, "type"],
+  ])("forDel drops and notes a refused field: %j", (extra, field) => {
+    expect(() => parseNetConf({ ...base, ...extra })).toThrow(expect.objectContaining({ code: 7 }));
+    const conf = parseNetConf({ ...base, ...extra }, { forDel: true });
+    expect(conf.ignored).toEqual([expect.stringContaining(`"${field}"`)]);
+    expect(conf.ipamType === undefined || field !== "ipam.type").toBe(true);
   });
 
   it("env dirs move the log dir and widen where CNIDeviceInfoFile may be", () => {

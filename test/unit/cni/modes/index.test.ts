@@ -7,6 +7,8 @@ import { createRegistry, defaultRegistry, deviceIdOf, modeFuncs, selectMode } fr
 import type { CniRequest } from "../../../../cni/skel/types.js";
 import { parseNetConf } from "../../../../cni/lib/netconf.js";
 import { macvlan } from "../../../../cni/modes/macvlan.js";
+import { newAttachmentState } from "../../../../cni/lib/attachment.js";
+import { StateStore } from "../../../../cni/lib/state.js";
 
 const notVdpa = () => false;
 const vdpaNamed = (name: string) => (id: string) => id === name;
@@ -76,8 +78,53 @@ describe("selectMode()", () => {
 });
 
 describe("modeFuncs()", () => {
-  const req = (raw: Record<string, unknown>) =>
-    ({ conf: parseNetConf({ name: "n", type: "accelnet", ...raw }) }) as CniRequest;
+  const stateDir = mkdtempSync(join(tmpdir(), "acn-modes-"));
+  afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+  const warnings: string[] = [];
+  const log = { warning: (m: string) => warnings.push(m), info: () => undefined, debug: () => undefined };
+  const req = (raw: Record<string, unknown>, containerID = "c0") =>
+    ({
+      conf: parseNetConf({ name: "n", type: "accelnet", ...raw }),
+      stateDir,
+      containerID,
+      ifname: "net1",
+      log,
+    }) as unknown as CniRequest;
+  const recording = (name: "macvlan" | "sriov" | "vdpa", calls: string[]) => ({
+    name,
+    add: () => (calls.push(`${name} add`), Promise.resolve({ interfaces: [], ips: [], routes: [], dns: {} })),
+    del: () => (calls.push(`${name} del`), Promise.resolve()),
+    check: () => (calls.push(`${name} check`), Promise.resolve()),
+    status: () => (calls.push(`${name} status`), Promise.resolve()),
+    release: () => (calls.push(`${name} release`), Promise.resolve()),
+  });
+
+  // A DEL whose config selects another mode than ADD's (a deviceID added, a vDPA device gone) once
+  // crashed with 999 in the wrong mode's DEL: the stored attachment's mode decides.
+  it.each([
+    ["macvlan", { deviceID: "0000:00:01.0" }],
+    ["sriov", { master: "eth0" }],
+    ["vdpa", { deviceID: "0000:00:01.0" }],
+  ] as const)("DEL and CHECK of a stored %s attachment go to that mode, whatever %j selects", async (mode, raw) => {
+    const calls: string[] = [];
+    const funcs = modeFuncs(
+      createRegistry([recording("macvlan", calls), recording("sriov", calls), recording("vdpa", calls)]),
+      { isVdpaDevice: notVdpa },
+    );
+    const stored = { containerID: `stored-${mode}`, ifname: "net1", netns: "", network: "n", mode };
+    new StateStore(stateDir).write({ ...newAttachmentState(req({}, stored.containerID), mode, {}), ...stored });
+    await funcs.del(req(raw, stored.containerID));
+    await funcs.check(req(raw, stored.containerID));
+    expect(calls).toEqual([`${mode} del`, `${mode} check`]);
+  });
+
+  it("DEL without state of a config that selects no mode (ADD refused it) goes to macvlan's DEL", async () => {
+    const calls: string[] = [];
+    const funcs = modeFuncs(createRegistry([recording("macvlan", calls), recording("sriov", calls)]));
+    await funcs.del(req({ accelnetMode: "ipvlan" }, "refused"));
+    expect(calls).toEqual(["macvlan del"]);
+    expect(warnings.some((w) => w.includes('"accelnetMode"'))).toBe(true);
+  });
 
   it("defaultRegistry() registers macvlan, sriov and vdpa", () => {
     expect([...defaultRegistry().keys()]).toEqual(["macvlan", "sriov", "vdpa"]);

@@ -46,11 +46,26 @@ describe("macvlan parseConf()", () => {
 
   it.each([
     [{ master: 5 }, "", 'Cannot use config field "master": expected a string, got number'],
-    [{ master: "../eth0" }, "", 'Cannot use config field "master": "../eth0" is not an interface name'],
+    [
+      { master: "../eth0" },
+      "",
+      'Cannot use config field "master": "../eth0" is not an interface name: has characters the kernel or helper refuse (allowed: printable ASCII without space, "/" and ":")',
+    ],
     [
       { master: "a-very-long-ifname0" },
       "",
-      'Cannot use config field "master": "a-very-long-ifname0" is not an interface name',
+      'Cannot use config field "master": "a-very-long-ifname0" is not an interface name: longer than 15 bytes',
+    ],
+    // A lone UTF-16 surrogate once reached encodeURIComponent ("URI malformed", code 999).
+    [
+      { master: "eth\ud800" },
+      "",
+      'Cannot use config field "master": "eth\\ud800" is not an interface name: has characters the kernel or helper refuse (allowed: printable ASCII without space, "/" and ":")',
+    ],
+    [
+      { master: "eth%d" },
+      "",
+      'Cannot use config field "master": "eth%d" is not an interface name: contains "%" (the kernel would take it as a name template)',
     ],
     [{ mode: "vlan" }, "", 'Cannot use config field "mode": "vlan" is not one of bridge, private, vepa, passthru'],
     [{ mtu: "1500" }, "", 'Cannot use config field "mtu": expected an integer, got string'],
@@ -195,6 +210,15 @@ describe("macvlan mode through the dispatcher (fake helper)", () => {
     });
     expect(native.linkCount()).toBe(before);
     expect(native.linkIn(netns, "net1")?.link.kind).toBe("veth");
+  });
+
+  it("add() whose helper times out after creating the link deletes the macvlan under its temporary name", async () => {
+    native.timeOutAfter("macvlan-add");
+    const before = native.linkCount();
+    const { out } = await cni("ADD", confOf());
+    expect(out).toMatchObject({ code: 101 });
+    expect(native.linkCount()).toBe(before);
+    expect(new StateStore(join(dir, "state")).list().states).toEqual([]);
   });
 
   it("add() into a netns that does not exist fails with code 3", async () => {

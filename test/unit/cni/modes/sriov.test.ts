@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCniArgs } from "../../../../cni/lib/cni-args.js";
 import { parseNetConf } from "../../../../cni/lib/netconf.js";
+import { processStartTime } from "../../../../cni/lib/lock.js";
 import { OwnerMarkers } from "../../../../cni/lib/owner.js";
 import { StateStore } from "../../../../cni/lib/state.js";
 import { silentLogger } from "../../../../cni/lib/log.js";
@@ -451,6 +452,92 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect(store().read("ctr2", "net1")).not.toBeNull();
     expect((await cni("DEL", confOf({ deviceID: VF1 }), { CNI_CONTAINERID: "ctr2", CNI_NETNS: pod2 })).code).toBe(0);
     expect(kernel.snapshot()).toEqual(before);
+  });
+
+  // What a kill -9 leaves: the owner marker is written (device lock held) before the attachment record.
+  const interruptedMarker = (containerID = "ctr1", netns = pod) =>
+    markers().write(`pci/${VF0}`, {
+      containerID,
+      ifname: "net1",
+      netns,
+      netnsInode: null,
+      network: "sriovnet",
+      since: new Date().toISOString(),
+    });
+
+  it("an owner marker an interrupted ADD left before its record: DEL releases it, the retried ADD is not refused", async () => {
+    const before = kernel.snapshot();
+    interruptedMarker();
+    expect((await cni("DEL", confOf())).code).toBe(0);
+    expect(markers().read(`pci/${VF0}`)).toBeNull();
+    interruptedMarker();
+    const add = await cni("ADD", confOf({ vlan: 7 }));
+    expect(add.code, JSON.stringify(add.out)).toBe(0);
+    expect((await cni("DEL", confOf())).code).toBe(0);
+    expect(kernel.snapshot()).toEqual(before);
+    expect(markers().list()).toEqual([]);
+  });
+
+  it("gc() releases an unrecorded owner marker of its network unless its attachment is valid", async () => {
+    interruptedMarker("ctr9");
+    const valid = { ...confOf(), "cni.dev/valid-attachments": [{ containerID: "ctr9", ifname: "net1" }] };
+    expect((await cni("GC", valid)).code).toBe(0);
+    expect(markers().read(`pci/${VF0}`)).not.toBeNull();
+    expect((await cni("GC", { ...confOf(), "cni.dev/valid-attachments": [] })).code).toBe(0);
+    expect(markers().read(`pci/${VF0}`)).toBeNull();
+  });
+
+  it("an incomplete record (ADD killed after changing the VF): the retried ADD restores it first, DEL leaves it as before", async () => {
+    const before = kernel.snapshot();
+    expect((await cni("ADD", confOf({ vlan: 7, ipam: { type: "fake" } }))).code).toBe(0);
+    const state = store().read("ctr1", "net1");
+    store().write({ ...state!, data: { ...state!.data, complete: false } });
+    const retried = await cni("ADD", confOf({ vlan: 9, ipam: { type: "fake" } }));
+    expect(retried.code, JSON.stringify(retried.out)).toBe(0);
+    expect(kernel.vf(0).vlan).toBe(9);
+    expect((await cni("DEL", confOf())).code).toBe(0);
+    expect(kernel.snapshot()).toEqual(before);
+  });
+
+  it("a complete attachment's repeated ADD is still refused (DEL it first)", async () => {
+    expect((await cni("ADD", confOf())).code).toBe(0);
+    expect((await cni("ADD", confOf())).out).toMatchObject({
+      code: 7,
+      msg: expect.stringMatching(/DEL it first/) as unknown,
+    });
+    expect((await cni("DEL", confOf())).code).toBe(0);
+  });
+
+  it.each([
+    ["the deviceID is gone (the config selects macvlan now)", { deviceID: undefined, master: "eth0" }],
+    ["a field ADD would refuse", { vlan: 4095, spoofchk: "yes" }],
+  ])("del() restores the stored VF when %s", async (_why, extra) => {
+    const before = kernel.snapshot();
+    expect((await cni("ADD", confOf({ vlan: 7 }))).code).toBe(0);
+    const del = await cni("DEL", confOf(extra));
+    expect(del.code, JSON.stringify(del.out)).toBe(0);
+    expect(kernel.snapshot()).toEqual(before);
+    expect(store().read("ctr1", "net1")).toBeNull();
+    expect(markers().list()).toEqual([]);
+  });
+
+  it("gc() removes dead processes' locks and abandoned temporary files; DEL its own record's", async () => {
+    const stateDir = join(dir, "state");
+    mkdirSync(join(stateDir, "locks"), { recursive: true });
+    mkdirSync(join(stateDir, "attachments"), { recursive: true });
+    const dead = JSON.stringify({ pid: 2 ** 22 + 1, start: "1", token: "dead" });
+    writeFileSync(join(stateDir, "locks", "master@eth0.lock"), dead);
+    writeFileSync(join(stateDir, "locks", "attachment@ctr7@net1.lock"), dead);
+    writeFileSync(join(stateDir, "locks", "device@pci%2F0000.lock.dead.tmp"), dead);
+    writeFileSync(join(stateDir, "attachments", "ctr7@net1.json.tmp-4194305-ab12"), "{");
+    writeFileSync(join(stateDir, "attachments", "ctr1@net1.json.tmp-4194305-cd34"), "{");
+    const live = JSON.stringify({ pid: process.pid, start: processStartTime(process.pid), token: "live" });
+    writeFileSync(join(stateDir, "locks", "attachment@ctr8@net1.lock"), live);
+    expect((await cni("DEL", confOf())).code).toBe(0);
+    expect(existsSync(join(stateDir, "attachments", "ctr1@net1.json.tmp-4194305-cd34"))).toBe(false);
+    expect((await cni("GC", { ...confOf(), "cni.dev/valid-attachments": [] })).code).toBe(0);
+    expect(readdirSync(join(stateDir, "locks"))).toEqual(["attachment@ctr8@net1.lock"]);
+    expect(readdirSync(join(stateDir, "attachments"))).toEqual([]);
   });
 
   it("reconcileOrphanedVfs() restores every VF whose owner netns is gone and keeps live ones", async () => {

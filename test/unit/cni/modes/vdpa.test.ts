@@ -255,6 +255,43 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
     expect((await cni("DEL", conf)).code).toBe(0);
   });
 
+  // A vDPA device that vanished from sysfs makes the same config select sriov (a PCI-address device ID)
+  // or a name no mode knows; a field ADD would refuse: the stored vdpa attachment's DEL still restores it.
+  it.each([
+    ["the config selects macvlan now", { deviceID: undefined, master: "eth0" }],
+    ["the config selects sriov now", { deviceID: "0000:00:13.0" }],
+    ["a field ADD would refuse", { vdpaDriver: "vfio", mtu: 5 }],
+  ])("virtio del() restores the stored device when %s", async (_why, extra) => {
+    const before = kernel.snapshot();
+    expect((await cni("ADD", confOf({ deviceID: "virt0", mac: "02:00:00:00:bb:02" }))).code).toBe(0);
+    const del = await cni("DEL", confOf(extra));
+    expect(del.code, JSON.stringify(del.out)).toBe(0);
+    expect(kernel.snapshot()).toEqual(before);
+    expect(leftovers()).toEqual({ states: [], markers: [] });
+  });
+
+  it("an owner marker an interrupted ADD left before its record: DEL releases it, the retried ADD is not refused", async () => {
+    const before = kernel.snapshot();
+    const orphan = () =>
+      markers().write("vdpa/virt0", {
+        containerID: "ctr1",
+        ifname: "net1",
+        netns: pod,
+        netnsInode: null,
+        network: "vdpanet",
+        since: new Date().toISOString(),
+      });
+    orphan();
+    expect((await cni("DEL", confOf({ deviceID: "virt0" }))).code).toBe(0);
+    expect(leftovers()).toEqual({ states: [], markers: [] });
+    orphan();
+    const add = await cni("ADD", confOf({ deviceID: "virt0" }));
+    expect(add.code, JSON.stringify(add.out)).toBe(0);
+    expect((await cni("DEL", confOf({ deviceID: "virt0" }))).code).toBe(0);
+    expect(kernel.snapshot()).toEqual(before);
+    expect(leftovers()).toEqual({ states: [], markers: [] });
+  });
+
   it("virtio del() after the pod netns was deleted finds the netdev in the host and restores it", async () => {
     const before = kernel.snapshot();
     const conf = confOf({ deviceID: "virt0", mtu: 1400 });

@@ -82,6 +82,23 @@ describe("readCniEnv()", () => {
     expect(() => validateIfname("net123456789012")).not.toThrow();
   });
 
+  // The helper takes printable ASCII only and the kernel takes "%" as a name template ("net%d" -> "net0"):
+  // ADD and CHECK refuse what would not be created under exactly that name, with code 4.
+  it.each(["ñet", "net%d", "a%", "net\u00a01", "e\u0301th"])(
+    "ADD and CHECK refuse CNI_IFNAME %j with code 4",
+    (name) => {
+      for (const command of ["ADD", "CHECK"] as const) {
+        expect(() => readCniEnv({ ...full, CNI_COMMAND: command, CNI_IFNAME: name }, command)).toThrow(
+          expect.objectContaining({ code: 4, message: expect.stringMatching(/^Cannot use CNI_IFNAME /) as unknown }),
+        );
+      }
+    },
+  );
+
+  it.each(["ñet", "net%d"])("DEL keeps the reference's rules: CNI_IFNAME %j is accepted", (name) => {
+    expect(readCniEnv({ ...full, CNI_COMMAND: "DEL", CNI_IFNAME: name }, "DEL").ifname).toBe(name);
+  });
+
   it("GC and STATUS do not validate container ID or ifname", () => {
     expect(readCniEnv({ CNI_COMMAND: "GC", CNI_PATH: "/x" }, "GC")).toMatchObject({ command: "GC", containerID: "" });
   });
