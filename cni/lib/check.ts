@@ -57,11 +57,13 @@ export async function showPodNetdev(
 }
 
 /**
- * Why the netdev differs from prevResult, or null: its MAC, its MTU (when `mtu` is given: the config's,
- * else prevResult's), then the addresses and routes of prevResult.
+ * Why the netdev differs from prevResult, or null: admin-down (ADD left it up, and a down interface
+ * makes the container unreachable, which the spec says CHECK reports), its MAC, its MTU (when `mtu` is
+ * given: the config's, else prevResult's), then the addresses and routes of prevResult.
  */
 export function netdevDiffers(shown: ShownNetdev, p: PrevInterface, mtu?: number): string | null {
   const { link } = shown;
+  if (!link.up) return "it is administratively down (ADD left it up)";
   if (p.intf.mac !== undefined && p.intf.mac.toLowerCase() !== link.mac?.toLowerCase()) {
     return `MAC is ${link.mac ?? "none"}, prevResult says ${p.intf.mac}`;
   }

@@ -8,7 +8,7 @@
 //   kernel mode only: tmp-netns, move-tmp, altname, move-pod, mac, mtu;
 //   then ipam, configure (kernel mode), device-info, done.
 import { cmd, type Link, type NativeClient, type Vf } from "../../native/client/index.js";
-import { ipamAdd, ipamCall, requireNetns, withAttachmentLock } from "../lib/attachment.js";
+import { ipamAdd, ipamCheck, requireNetns, withAttachmentLock } from "../lib/attachment.js";
 import { netdevDiffers, prevInterfaceOf, showPodNetdev } from "../lib/check.js";
 import { configureInterface } from "../lib/configure.js";
 import {
@@ -322,11 +322,12 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
     const conf = parseConf(req);
     const p = prevInterfaceOf(req, conf.net);
     requireNetns(req.netns);
-    const d = dataOf(completeStateOf(req, p));
+    const state = completeStateOf(req, p);
+    const d = dataOf(state);
     if (d.vf.addr !== conf.deviceID)
       throw p.mismatch(`it holds VF "${d.vf.addr}", the config names "${conf.deviceID}"`);
     requireOwner(req, parts, deviceKey("pci", d.vf.addr), d.vf.addr, p);
-    if (conf.net.ipamType !== undefined) await ipamCall(req, conf.net.ipamType, "CHECK");
+    if (conf.net.ipamType !== undefined) await ipamCheck(req, conf.net.ipamType, state);
     const native = req.deps.native(req.stateDir, req.env);
     const vf = await platform.lookup(native, d.vf.addr);
     if (d.attach === "dpdk" && vf.driver !== d.vf.driver) {

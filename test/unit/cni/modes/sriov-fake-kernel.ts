@@ -53,6 +53,13 @@ export function fakeCniBase(kernel: NativeClient, dir: string, pod: string, ipam
   };
 }
 const HOST_PATHS = new Set(["/proc/self/ns/net", "/proc/1/ns/net"]);
+/** strerror() of the errnos a fake driver refuses with. */
+const errnoText: Record<string, string> = {
+  EOPNOTSUPP: "Operation not supported",
+  EINVAL: "Invalid argument",
+  EPERM: "Operation not permitted",
+  ERANGE: "Numerical result out of range",
+};
 
 class KernelError extends Error {
   constructor(
@@ -229,8 +236,7 @@ export class SriovFakeKernel implements NativeClient {
         if (vf === undefined) throw new KernelError("ENODEV", "No such device");
         for (const key of Object.keys(a)) {
           const refusal = this.refuse.get(key === "proto" ? `proto=${a["proto"]}` : key);
-          if (refusal !== undefined)
-            throw new KernelError(refusal, refusal === "EOPNOTSUPP" ? "Operation not supported" : refusal);
+          if (refusal !== undefined) throw new KernelError(refusal, errnoText[refusal] ?? refusal);
         }
         if (a["mac"] !== undefined) {
           if (this.refuseZeroMac && a["mac"] === "00:00:00:00:00:00")

@@ -297,6 +297,33 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect(markers().read(`pci/${VF0}`)).toBeNull();
   });
 
+  it.each([
+    ["EINVAL", "invalid argument"], // igb refuses min_tx_rate this way
+    ["EPERM", "operation not permitted"],
+    ["ERANGE", "numerical result out of range"],
+  ])("add() reports a setting the driver refuses with %s as code 2 and rolls back", async (errname, words) => {
+    const before = kernel.snapshot();
+    kernel.refuse.set("min_tx_rate", errname);
+    const { out } = await cni("ADD", confOf({ vlan: 100, min_tx_rate: 10, max_tx_rate: 50 }));
+    expect(out).toMatchObject({
+      code: 2,
+      msg: `Cannot set "min_tx_rate" on VF 0 of "enp0s2" (driver igb): ${words}`,
+    });
+    expect(kernel.snapshot()).toEqual(before);
+    expect(store().read("ctr1", "net1")).toBeNull();
+  });
+
+  it.each([
+    ["ENODEV", 100],
+    ["ENOMEM", 100],
+    ["EBUSY", 11],
+  ])("add() reports vf-set failing with %s (not a refusal) as code %i", async (errname, code) => {
+    kernel.failNext.set("vf-set", errname);
+    const { out } = await cni("ADD", confOf({ vlan: 100 }));
+    expect(out).toMatchObject({ code });
+    expect(String(out?.["msg"])).toMatch(/^Cannot set "vlan" on VF 0 of "enp0s2" \(driver igb\): /);
+  });
+
   const kernelSteps = ["resolve", "lock", "snapshot", "vf-mac", "vf-vlan", "vf-spoofchk", "vf-trust", "vf-rate"];
   const moveSteps = ["tmp-netns", "move-tmp", "altname", "move-pod", "mac", "mtu", "ipam", "configure"];
   it.each([...kernelSteps, ...moveSteps, "device-info", "done"])(
@@ -491,6 +518,24 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect((await cni("CHECK", checkConf)).out).toMatchObject({
       code: 103,
       msg: 'Cannot check interface "net1": MTU is 1500, expected 1400',
+    });
+  });
+
+  it("check() runs IPAM CHECK once, at the version IPAM accepted at ADD (no refusal, no VERSION)", async () => {
+    const conf = confOf({ ipam: { type: "fake" } });
+    const { out } = await cni("ADD", conf);
+    writeFileSync(ipamLog, "");
+    expect((await cni("CHECK", { ...conf, prevResult: out })).code).toBe(0);
+    expect(readFileSync(ipamLog, "utf8")).toBe("CHECK 1.0.0\n");
+  });
+
+  it("check() fails with 103 when the netdev in the pod is administratively down", async () => {
+    const conf = confOf({ ipam: { type: "fake" } });
+    const { out } = await cni("ADD", conf);
+    await kernel.run([{ name: "link-down", args: [`netns=${pod}`, "name=net1"] }]);
+    expect((await cni("CHECK", { ...conf, prevResult: out })).out).toMatchObject({
+      code: 103,
+      msg: 'Cannot check interface "net1": it is administratively down (ADD left it up)',
     });
   });
 

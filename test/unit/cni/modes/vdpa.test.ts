@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCniArgs } from "../../../../cni/lib/cni-args.js";
@@ -244,6 +244,27 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
       msg: 'Cannot check interface "net1": MAC is 02:00:00:00:cc:cc, prevResult says 02:00:00:00:0d:01',
     });
   });
+
+  it("virtio check() fails with 103 when the netdev in the pod is administratively down", async () => {
+    const conf = confOf({ deviceID: "virt0" });
+    const add = await cni("ADD", conf);
+    await kernel.run([{ name: "link-down", args: [`netns=${pod}`, "name=net1"] }]);
+    expect((await cni("CHECK", { ...conf, prevResult: add.out })).out).toMatchObject({
+      code: 103,
+      msg: 'Cannot check interface "net1": it is administratively down (ADD left it up)',
+    });
+  });
+
+  it.each(["vhost0", "virt0"])(
+    "check() of %s runs IPAM CHECK once, at the version IPAM accepted at ADD",
+    async (id) => {
+      const conf = confOf({ deviceID: id });
+      const add = await cni("ADD", conf);
+      writeFileSync(ipamLog, "");
+      expect((await cni("CHECK", { ...conf, prevResult: add.out })).code).toBe(0);
+      expect(readFileSync(ipamLog, "utf8")).toBe("CHECK 1.0.0\n");
+    },
+  );
 
   it("virtio del() puts the netdev back in the host as it was, and succeeds twice", async () => {
     const before = kernel.snapshot();
