@@ -91,6 +91,19 @@ export const helperVfPlatform: VfPlatform = {
   },
 };
 
+/**
+ * The MTU of a VF without a netdev (DPDK mode), for the result: its PF netdev's, which bounds the
+ * frames the VF can send and receive (the application sets its own MTU up to it).
+ */
+export async function pfMtu(native: NativeClient, vf: VfIdentity): Promise<number> {
+  try {
+    const [{ link }] = await native.run([cmd.linkShow({ name: vf.pfNetdev })]);
+    return link.mtu;
+  } catch (err) {
+    throw cniErrorFromNative(err, "show PF netdev", vf.pfNetdev);
+  }
+}
+
 // ---------------------------------------------------------------- settings
 
 /** The PF-side settings a config asks for (sriov-cni's fields). */

@@ -51,6 +51,7 @@ import {
   applyVfSetting,
   DPDK_DRIVERS,
   helperVfPlatform,
+  pfMtu,
   restoreVfSettings,
   settingInEffect,
   VF_SETTING_ORDER,
@@ -251,6 +252,8 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
             });
             mac = link.mac ?? undefined;
             mtu = link.mtu;
+          } else {
+            mtu = await pfMtu(native, vf);
           }
           result.interfaces.push({
             name: req.ifname,

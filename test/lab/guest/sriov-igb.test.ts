@@ -184,7 +184,8 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
     const conf = confOf({ deviceID: vf.addr, vlan: 300, spoofchk: "off" });
     const add = await cni("ADD", conf, { CNI_CONTAINERID: "ctr-dpdk" });
     expect(add.code, JSON.stringify(add.out)).toBe(0);
-    expect(add.out?.["interfaces"]).toEqual([{ name: "net1", sandbox: podA, pciID: vf.addr }]);
+    const [pfLink] = await ipJson<{ mtu: number }[]>("link", "show", "dev", pf);
+    expect(add.out?.["interfaces"]).toEqual([{ name: "net1", mtu: pfLink?.mtu, sandbox: podA, pciID: vf.addr }]);
     expect(add.out?.["ips"]).toEqual([{ interface: 0, address: "10.56.0.2/24", gateway: "10.56.0.1" }]);
     expect((await ipJson<unknown[]>("-n", "sriov-a", "link", "show")).length).toBe(1); // lo only
     const mid = await hostState(pf, vf);

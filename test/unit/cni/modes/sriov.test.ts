@@ -247,11 +247,14 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
   });
 
   it("add() in DPDK mode (VF on vfio-pci) touches no netdev and returns IPAM addresses only", async () => {
+    const pf = kernel.linksIn(HOST).get("enp0s2");
+    if (pf !== undefined) pf.mtu = 9000;
     const before = kernel.snapshot();
     const conf = confOf({ deviceID: VFIO, vlan: 20, ipam: { type: "fake" } });
     const { code, out } = await cni("ADD", conf);
     expect(code, JSON.stringify(out)).toBe(0);
-    expect(out?.["interfaces"]).toEqual([{ name: "net1", sandbox: pod, pciID: VFIO }]);
+    // The MTU the README promises at 1.1.0: the PF's, which bounds the VF's frames.
+    expect(out?.["interfaces"]).toEqual([{ name: "net1", mtu: 9000, sandbox: pod, pciID: VFIO }]);
     expect(out?.["ips"]).toEqual([{ interface: 0, address: "10.9.0.2/24", gateway: "10.9.0.1" }]);
     const netdevCommands = ["link-move", "link-rename", "link-set-mac", "link-up", "addr-add", "route-add"];
     expect(kernel.calls.filter((c) => netdevCommands.includes(c.name))).toEqual([]);
