@@ -199,10 +199,10 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
           let netdev: NetdevSnapshot | null = null;
           if (attach === "kernel") {
             const name = vf.netdevs[0] as string;
-            const [{ link }] = await native.run([cmd.linkShow({ name })]).catch((err: unknown) => {
+            const [{ link, addrs }] = await native.run([cmd.linkShow({ name, addrs: true })]).catch((err: unknown) => {
               throw cniErrorFromNative(err, "show VF netdev", name);
             });
-            netdev = snapshotNetdev(link);
+            netdev = snapshotNetdev(link, addrs ?? []);
           }
           const { netdevs: _hostNames, ...identity } = vf;
           const data: SriovData = {

@@ -220,6 +220,23 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect(readFileSync(ipamLog, "utf8")).toMatch(/DEL.*\n.*DEL/);
   });
 
+  it("del() and a rolled-back add() put back the addresses the VF netdev had in the host", async () => {
+    const hostAddrs = ["192.0.2.5/24", "2001:db8::5/64"];
+    await kernel.run(hostAddrs.map((addr) => ({ name: "addr-add", args: ["name=enp0s18", `addr=${addr}`] })));
+    const addrsOfVf = async () =>
+      (await kernel.run([{ name: "addr-list", args: ["name=enp0s18"] }]))[0] as { addrs: { address: string }[] };
+    const conf = confOf({ ipam: { type: "fake" } });
+    expect((await cni("ADD", conf)).code).toBe(0);
+    expect(kernel.linksIn(HOST).has("enp0s18")).toBe(false);
+    expect((await cni("DEL", conf)).code).toBe(0);
+    expect((await addrsOfVf()).addrs.map((a) => a.address)).toEqual(["192.0.2.5", "2001:db8::5"]);
+    const failed = await cni("ADD", conf, { ACCELNET_TEST_FAULT: "configure" });
+    expect(failed.out).toMatchObject({ code: 999 });
+    expect((await addrsOfVf()).addrs.map((a) => a.address)).toEqual(["192.0.2.5", "2001:db8::5"]);
+    expect((await cni("DEL", conf)).code).toBe(0);
+    expect((await addrsOfVf()).addrs.map((a) => a.address)).toEqual(["192.0.2.5", "2001:db8::5"]);
+  });
+
   it("del() still succeeds when the helper refuses to write back an all-zero admin MAC (logged)", async () => {
     kernel.refuseZeroMac = true;
     const conf = confOf({ mac: "02:00:00:00:00:aa", vlan: 7, logLevel: "warning" });

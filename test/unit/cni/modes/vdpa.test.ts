@@ -276,6 +276,18 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
     expect((await cni("DEL", conf)).code).toBe(0);
   });
 
+  it("virtio del() puts back the addresses the netdev had in the host", async () => {
+    const name = kernel.netdevOf("virt0")?.[1] ?? "";
+    await kernel.run([{ name: "addr-add", args: [`name=${name}`, "addr=198.51.100.7/24"] }]);
+    const conf = confOf({ deviceID: "virt0" });
+    expect((await cni("ADD", conf)).code).toBe(0);
+    expect((await cni("DEL", conf)).code).toBe(0);
+    const [{ addrs }] = (await kernel.run([{ name: "addr-list", args: [`name=${name}`] }])) as [
+      { addrs: { address: string; prefixlen: number }[] },
+    ];
+    expect(addrs.map((a) => `${a.address}/${a.prefixlen}`)).toEqual(["198.51.100.7/24"]);
+  });
+
   it("virtio del() after the pod netns was deleted finds the netdev in the host and restores it", async () => {
     const before = kernel.snapshot();
     const conf = confOf({ deviceID: "virt0", mtu: 1400 });
