@@ -14,6 +14,7 @@
 //
 // Modes register explicitly (createRegistry), nothing registers itself on import.
 import { CniCode, CniError } from "../lib/errors.js";
+import { checkRequestedIps } from "../lib/fields.js";
 import { collectGarbage } from "../lib/gc.js";
 import { isObject, isString, type JsonObject } from "../lib/is.js";
 import { invalidConfig } from "../lib/netconf.js";
@@ -78,7 +79,11 @@ function modeFor(registry: Registry, name: ModeName): Mode {
 export function modeFuncs(registry: Registry, opts: SelectOptions = {}): CniFuncs {
   const pick = (req: CniRequest) => modeFor(registry, selectMode(req.conf.raw, opts));
   return {
-    add: async (req) => pick(req).add(req),
+    // The IPs a runtime asks for reach IPAM in every mode: checked once, before the mode changes anything.
+    add: async (req) => {
+      checkRequestedIps(req.conf, req.cniArgs);
+      return pick(req).add(req);
+    },
     del: async (req) => pick(req).del(req),
     check: async (req) => pick(req).check(req),
     status: async (req) => pick(req).status(req),

@@ -39,6 +39,16 @@ describe("check", () => {
     );
   });
 
+  it("prevInterfaceOf() refuses a prevResult whose address is not one (code 6 naming the field)", () => {
+    const bad = net({ prevResult: { ...prevResult, ips: [{ interface: 1, address: "fd00::g/64" }] } });
+    expect(() => prevInterfaceOf(req, bad)).toThrow(
+      expect.objectContaining({
+        code: 6,
+        message: 'Cannot decode result "ips[0].address": "fd00::g/64" is not an IP address with a prefix length',
+      }),
+    );
+  });
+
   it("netdevDiffers() compares admin state, MAC, MTU when asked, then this interface's addresses and routes", () => {
     const p = prevInterfaceOf(req, net());
     const link = fakeLink("net1", { mac: "02:00:00:00:00:AA", mtu: 1400, up: true });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildSampleTree } from "../../../deviceplugin/fake-sysfs.js";
+import { parseCniArgs } from "../../../../cni/lib/cni-args.js";
 import { createRegistry, defaultRegistry, deviceIdOf, modeFuncs, selectMode } from "../../../../cni/modes/index.js";
 import type { CniRequest } from "../../../../cni/skel/types.js";
 import { parseNetConf } from "../../../../cni/lib/netconf.js";
@@ -77,7 +78,7 @@ describe("selectMode()", () => {
 
 describe("modeFuncs()", () => {
   const req = (raw: Record<string, unknown>) =>
-    ({ conf: parseNetConf({ name: "n", type: "accelnet", ...raw }) }) as CniRequest;
+    ({ conf: parseNetConf({ name: "n", type: "accelnet", ...raw }), cniArgs: parseCniArgs("") }) as CniRequest;
 
   it("defaultRegistry() registers macvlan, sriov and vdpa", () => {
     expect([...defaultRegistry().keys()]).toEqual(["macvlan", "sriov", "vdpa"]);

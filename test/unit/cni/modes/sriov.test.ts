@@ -344,6 +344,32 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect(String(out?.["msg"])).toMatch(/^Cannot set "vlan" on VF 0 of "enp0s2" \(driver igb\): /);
   });
 
+  it.each([
+    [{ runtimeConfig: { ips: ["10.9.0.7/24", "10.9.0.300/24"] } }, {}, "runtimeConfig.ips", "10.9.0.300/24"],
+    [{ args: { cni: { ips: ["fd00::g"] } } }, {}, "args.cni.ips", "fd00::g"],
+    [{}, { CNI_ARGS: "IgnoreUnknown=1;IP=10.9.0.7,010.9.0.8" }, "CNI_ARGS IP", "010.9.0.8"],
+  ])(
+    "add() refuses requested IPs that are not addresses (%j %j): code 7, IPAM never runs",
+    async (extra, env, field, bad) => {
+      const before = kernel.snapshot();
+      const { out } = await cni("ADD", confOf({ ipam: { type: "fake" }, ...extra }), env);
+      expect(out).toMatchObject({
+        code: 7,
+        msg: `Cannot use config field "${field}": "${bad}" is not an IP address (with an optional /prefix)`,
+      });
+      expect(existsSync(ipamLog)).toBe(false);
+      expect(kernel.snapshot()).toEqual(before);
+      expect(store().read("ctr1", "net1")).toBeNull();
+    },
+  );
+
+  it("add() passes requested IPs that are addresses, with or without a prefix, to IPAM", async () => {
+    const conf = confOf({ ipam: { type: "fake" }, runtimeConfig: { ips: ["10.9.0.2/24", "fd00::2"] } });
+    const { code, out } = await cni("ADD", conf, { CNI_ARGS: "IP=10.9.0.2" });
+    expect(code, JSON.stringify(out)).toBe(0);
+    expect((await cni("DEL", conf)).code).toBe(0);
+  });
+
   const kernelSteps = ["resolve", "lock", "snapshot", "vf-mac", "vf-vlan", "vf-spoofchk", "vf-trust", "vf-rate"];
   const moveSteps = ["tmp-netns", "move-tmp", "altname", "move-pod", "mac", "mtu", "ipam", "configure"];
   it.each([...kernelSteps, ...moveSteps, "device-info", "done"])(
