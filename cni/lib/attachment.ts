@@ -16,6 +16,7 @@ import type { Result } from "./result.js";
 import { StateStore, STATE_FORMAT, writeFileAtomic, type AttachmentState } from "./state.js";
 import { ensureTrustedDir } from "./trusted-paths.js";
 import type { UndoStack } from "./undo.js";
+import { atLeast, isSupportedVersion } from "./versions.js";
 import type { CniRequest } from "../skel/types.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -87,6 +88,25 @@ export function newAttachmentState(
 /** IPAM with the request's config and environment (CHECK, STATUS). */
 export async function ipamCall(req: CniRequest, type: string, command: IpamCommand): Promise<void> {
   await callIpam({ type, command, stdin: req.stdin, env: req.env, log: req.log }, req.cniVersion);
+}
+
+/**
+ * IPAM CHECK at the version IPAM accepted at ADD (stored), so an older plugin is not asked, refused
+ * and asked VERSION on every CHECK. Only when the request's version is ADD's and the stored one knows
+ * CHECK (0.4.0); otherwise the usual fallback.
+ */
+export async function ipamCheck(req: CniRequest, type: string, state: AttachmentState | null): Promise<void> {
+  const known = state?.data["ipamVersion"];
+  const usable =
+    state?.cniVersion === req.cniVersion &&
+    typeof known === "string" &&
+    isSupportedVersion(known) &&
+    atLeast(known, "0.4.0");
+  const knownVersion = usable ? known : null;
+  await callIpam(
+    { type, command: "CHECK", stdin: req.stdin, env: req.env, log: req.log, knownVersion },
+    req.cniVersion,
+  );
 }
 
 /**

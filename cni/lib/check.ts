@@ -1,6 +1,7 @@
 // CHECK mechanisms shared by the modes: prevResult and the interface it names for this request, and
 // what the pod's netdev must still have: the MAC, the MTU, and the addresses and routes of prevResult
-// (libcni ValidateExpectedInterfaceIPs / ValidateExpectedRoute). What to compare is each mode's choice.
+// (libcni ValidateExpectedInterfaceIPs / ValidateExpectedRoute), compared in one spelling per address
+// (addresses.ts). What to compare is each mode's choice.
 import {
   cmd,
   type Address,
@@ -8,6 +9,7 @@ import {
   type NativeClient,
   type Route as KernelRoute,
 } from "../../native/client/index.js";
+import { canonicalIp } from "./addresses.js";
 import { routesWithGateways } from "./configure.js";
 import { cniErrorFromNative, isNotFound } from "./errno.js";
 import { CniCode, CniError } from "./errors.js";
@@ -57,31 +59,18 @@ export async function showPodNetdev(
 }
 
 /**
- * Why the netdev differs from prevResult, or null: its MAC, its MTU (when `mtu` is given: the config's,
- * else prevResult's), then the addresses and routes of prevResult.
+ * Why the netdev differs from prevResult, or null: admin-down (ADD left it up, and a down interface
+ * makes the container unreachable, which the spec says CHECK reports), its MAC, its MTU (when `mtu` is
+ * given: the config's, else prevResult's), then the addresses and routes of prevResult.
  */
 export function netdevDiffers(shown: ShownNetdev, p: PrevInterface, mtu?: number): string | null {
   const { link } = shown;
+  if (!link.up) return "it is administratively down (ADD left it up)";
   if (p.intf.mac !== undefined && p.intf.mac.toLowerCase() !== link.mac?.toLowerCase()) {
     return `MAC is ${link.mac ?? "none"}, prevResult says ${p.intf.mac}`;
   }
   if (mtu !== undefined && link.mtu !== mtu) return `MTU is ${link.mtu}, expected ${mtu}`;
   return missingAddressOrRoute(p.prev, p.index, shown.addrs ?? [], shown.routes ?? []);
-}
-
-/** One spelling per address ("fd00:0::1" and "fd00::1" compare equal); IPv4 unchanged. */
-export function canonicalIp(ip: string): string {
-  if (!ip.includes(":")) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip.toLowerCase();
-  }
-}
-
-function canonicalCidr(cidr: string): string {
-  const slash = cidr.indexOf("/");
-  return slash < 0 ? canonicalIp(cidr) : `${canonicalIp(cidr.slice(0, slash))}${cidr.slice(slash)}`;
 }
 
 /** Returns why the interface (index `index` of prev) lacks an address or route of prev, or null. */
@@ -94,15 +83,15 @@ export function missingAddressOrRoute(
   const have = new Set(addrs.map((a) => `${canonicalIp(a.address)}/${a.prefixlen}`));
   for (const ip of prev.ips) {
     if (ip.interface !== undefined && ip.interface !== index) continue;
-    if (!have.has(canonicalCidr(ip.address))) return `address ${ip.address} is missing`;
+    if (!have.has(canonicalIp(ip.address))) return `address ${ip.address} is missing`;
   }
   const haveRoutes = routes.map((r) => ({
-    dst: canonicalCidr(r.dst),
+    dst: canonicalIp(r.dst),
     gw: r.gateway === null ? undefined : canonicalIp(r.gateway),
   }));
   for (const want of routesWithGateways(prev)) {
     const gw = want.gw === undefined ? undefined : canonicalIp(want.gw);
-    if (!haveRoutes.some((r) => r.dst === canonicalCidr(want.dst) && (gw === undefined || r.gw === gw))) {
+    if (!haveRoutes.some((r) => r.dst === canonicalIp(want.dst) && (gw === undefined || r.gw === gw))) {
       return `route ${want.dst}${gw === undefined ? "" : ` via ${gw}`} is missing`;
     }
   }

@@ -4,7 +4,8 @@
 import { cmd, type Command, type NativeClient } from "../../native/client/index.js";
 import { cniErrorFromNative } from "./errno.js";
 import type { Logger } from "./log.js";
-import { familyOf, type Result, type Route } from "./result.js";
+import { familyOf } from "./addresses.js";
+import type { Result, Route } from "./result.js";
 import type { CniRequest } from "../skel/types.js";
 
 const scopeNames: Record<number, "universe" | "link" | "host"> = { 0: "universe", 253: "link", 254: "host" };

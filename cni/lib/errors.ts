@@ -26,7 +26,7 @@
 // | 104  | InterfaceExists         | ADD: CNI_IFNAME already exists in the pod netns                       |
 // | 999  | Internal                | a bug                                                                 |
 //
-// IPAM plugins' own CNI errors pass through with their code.
+// IPAM plugins' own CNI errors pass through with their code (an IPAM plugin's 999 is its bug, not ours).
 
 export const CniCode = {
   IncompatibleVersion: 1,

@@ -1,5 +1,7 @@
 // Config field readers shared by the device modes (sriov-cni's field names): the device ID with
-// Multus's precedence, the MAC with CNI's, PCI addresses and closed choices. Messages name the field.
+// Multus's precedence, the MAC with CNI's, PCI addresses and closed choices, and the IPs a runtime asks
+// IPAM for. Messages name the field.
+import { parseIp } from "./addresses.js";
 import { invalidConfig, optionalInteger, optionalString, type NetConf } from "./netconf.js";
 import type { CniArgs } from "./cni-args.js";
 
@@ -40,6 +42,24 @@ export function macFrom(conf: NetConf, cniArgs: CniArgs): string | undefined {
   ];
   const found = sources.find(([v]) => v !== undefined && v !== "");
   return found === undefined ? undefined : checkMac(found[0] as string, found[1]);
+}
+
+/**
+ * The IPs a runtime asks IPAM for (runtimeConfig.ips, args.cni.ips, CNI_ARGS IP=): each an address,
+ * with or without a prefix length (static wants one, host-local takes either). They go to the IPAM
+ * plugin unchanged; a value that is not an address is code 7 naming it, before anything changes.
+ */
+export function checkRequestedIps(conf: NetConf, cniArgs: CniArgs): void {
+  const sources: [readonly string[] | undefined, string][] = [
+    [conf.runtimeConfig.ips, "runtimeConfig.ips"],
+    [conf.argsCni.ips, "args.cni.ips"],
+    [cniArgs.ips, "CNI_ARGS IP"],
+  ];
+  for (const [ips, field] of sources) {
+    for (const ip of ips ?? []) {
+      if (parseIp(ip) === null) throw invalidConfig(field, `"${ip}" is not an IP address (with an optional /prefix)`);
+    }
+  }
 }
 
 /** A device netdev's `mtu`: absent or 0 keeps the device's; otherwise 68 to 65535. */

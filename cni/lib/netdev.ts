@@ -3,10 +3,17 @@
 // In: host --(link-move + rename to CNI_IFNAME)--> temporary netns (no clash with host names, no udev
 // or NetworkManager watching) --(altnames not in the snapshot dropped)--> pod netns, then MAC and MTU.
 // Back: from wherever it is (pod, temporary netns, or the host when the pod netns was deleted and the
-// kernel returned it) to the host under its original name, with its original MAC, MTU, altnames and
-// admin state.
+// kernel returned it) to the host under its original name, with its original MAC, MTU, altnames, admin
+// state and addresses (a move to another netns flushes them; they are put back as static addresses).
 import { setTimeout as sleep } from "node:timers/promises";
-import { cmd, NativeError, type Command, type Link, type NativeClient } from "../../native/client/index.js";
+import {
+  cmd,
+  NativeError,
+  type Address,
+  type Command,
+  type Link,
+  type NativeClient,
+} from "../../native/client/index.js";
 import { causeText, cniErrorFromNative, isNotFound } from "./errno.js";
 import { CniCode, CniError, errorMessage } from "./errors.js";
 import type { Logger } from "./log.js";
@@ -28,10 +35,19 @@ export interface NetdevSnapshot {
   mtu: number;
   altnames: string[];
   up: boolean;
+  /** Its addresses in the host ("addr/prefixlen"); absent in states written before they were kept. */
+  addrs?: string[];
 }
 
-export function snapshotNetdev(link: Link): NetdevSnapshot {
-  return { name: link.name, mac: link.mac, mtu: link.mtu, altnames: [...link.altnames], up: link.up };
+export function snapshotNetdev(link: Link, addrs: readonly Address[]): NetdevSnapshot {
+  return {
+    name: link.name,
+    mac: link.mac,
+    mtu: link.mtu,
+    altnames: [...link.altnames],
+    up: link.up,
+    addrs: addrs.map((a) => `${a.address}/${a.prefixlen}`),
+  };
 }
 
 /** Where the netdev is now; netns null is the host. */
@@ -204,7 +220,8 @@ export interface ReturnOptions {
 }
 
 /**
- * Puts the netdev back in the host as the snapshot had it: name, MAC, MTU, altnames, admin state.
+ * Puts the netdev back in the host as the snapshot had it: name, MAC, MTU, altnames, admin state and
+ * addresses.
  * Idempotent: a netdev already back is only re-checked. Throws code 11 when it cannot be found
  * anywhere (the caller keeps its state and DEL is retried).
  */
@@ -242,7 +259,25 @@ export async function returnNetdevToHost(o: ReturnOptions): Promise<void> {
       throw cniErrorFromNative(err, "restore netdev", snap.name);
     });
   }
+  await restoreAddresses(native, snap);
   o.log.debug(`netdev "${snap.name}" is back in the host`);
+}
+
+/**
+ * Adds the snapshot's addresses the netdev lacks (after it came up, so an IPv6 link-local address the
+ * kernel made again is not added twice); the ones it has are left alone, so a retry is harmless.
+ */
+async function restoreAddresses(native: NativeClient, snap: NetdevSnapshot): Promise<void> {
+  const want = snap.addrs ?? [];
+  if (want.length === 0) return;
+  try {
+    const [{ addrs }] = await native.run([cmd.addrList({ name: snap.name })]);
+    const have = new Set(addrs.map((a) => `${a.address}/${a.prefixlen}`));
+    const missing = want.filter((a) => !have.has(a));
+    if (missing.length > 0) await native.run(missing.map((addr) => cmd.addrAdd({ name: snap.name, addr })));
+  } catch (err) {
+    throw cniErrorFromNative(err, `restore addresses ${want.join(", ")} of netdev`, snap.name);
+  }
 }
 
 /** Moves the netdev at `place` to the host under its snapshot name; null when it is not there. */

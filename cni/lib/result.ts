@@ -7,6 +7,7 @@
 // - 0.2.0, 0.1.0: {ip4: {ip, gateway, routes}, ip6: {...}, dns}; the first address of each family wins,
 //   routes go to the family of their dst; interfaces are dropped
 // `dns` is always printed (as `{}` when empty), as the Go reference does.
+import { familyOf, parseCidr, parsePlainIp } from "./addresses.js";
 import { CniCode, CniError } from "./errors.js";
 import { isInteger, isObject, isString, isStringArray, jsonType, type JsonObject } from "./is.js";
 import { compareVersions } from "./versions.js";
@@ -54,11 +55,6 @@ export function emptyResult(): Result {
   return { interfaces: [], ips: [], routes: [], dns: {} };
 }
 
-/** The IP family of an address or CIDR. */
-export function familyOf(addr: string): 4 | 6 {
-  return addr.includes(":") ? 6 : 4;
-}
-
 // ---------------------------------------------------------------- up-conversion (parse any version)
 
 function fail(what: string, why: string): never {
@@ -85,6 +81,20 @@ function reqString(o: JsonObject, key: string, what: string): string {
   return v;
 }
 
+/** A required address with its prefix length ("10.0.0.2/24", "fd00::2/64"). */
+function reqCidr(o: JsonObject, key: string, what: string): string {
+  const v = reqString(o, key, what);
+  if (parseCidr(v) === null) fail(`${what}.${key}`, `"${v}" is not an IP address with a prefix length`);
+  return v;
+}
+
+/** An optional address without a prefix length (a gateway). */
+function optIp(o: JsonObject, key: string, what: string): string | undefined {
+  const v = optString(o, key, what);
+  if (v !== undefined && parsePlainIp(v) === null) fail(`${what}.${key}`, `"${v}" is not an IP address`);
+  return v;
+}
+
 function parseDns(v: unknown): Dns {
   if (v === undefined || v === null) return {};
   if (!isObject(v)) fail("dns", `expected an object, got ${jsonType(v)}`);
@@ -102,8 +112,8 @@ function parseDns(v: unknown): Dns {
 
 function parseRoute(v: unknown, what: string): Route {
   if (!isObject(v)) fail(what, `expected an object, got ${jsonType(v)}`);
-  const route: Route = { dst: reqString(v, "dst", what) };
-  const gw = optString(v, "gw", what);
+  const route: Route = { dst: reqCidr(v, "dst", what) };
+  const gw = optIp(v, "gw", what);
   if (gw !== undefined) route.gw = gw;
   for (const key of ["mtu", "advmss", "priority", "table", "scope"] as const) {
     const n = optInt(v, key, what);
@@ -135,8 +145,8 @@ function parseCurrent(o: JsonObject): Result {
   parseArray(o["ips"], "ips").forEach((x, i) => {
     const what = `ips[${i}]`;
     if (!isObject(x)) fail(what, `expected an object, got ${jsonType(x)}`);
-    const ip: IpConfig = { address: reqString(x, "address", what) };
-    const gw = optString(x, "gateway", what);
+    const ip: IpConfig = { address: reqCidr(x, "address", what) };
+    const gw = optIp(x, "gateway", what);
     if (gw !== undefined) ip.gateway = gw;
     const index = optInt(x, "interface", what);
     if (index !== undefined) ip.interface = index;
@@ -153,8 +163,8 @@ function parseLegacy(o: JsonObject): Result {
     const block = o[key];
     if (block === undefined || block === null) continue;
     if (!isObject(block)) fail(key, `expected an object, got ${jsonType(block)}`);
-    const ip: IpConfig = { address: reqString(block, "ip", key) };
-    const gw = optString(block, "gateway", key);
+    const ip: IpConfig = { address: reqCidr(block, "ip", key) };
+    const gw = optIp(block, "gateway", key);
     if (gw !== undefined) ip.gateway = gw;
     result.ips.push(ip);
     result.routes.push(

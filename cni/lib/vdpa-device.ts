@@ -83,10 +83,10 @@ export async function snapshotVirtioNetdev(native: NativeClient, dev: VdpaIdenti
       `Cannot use vDPA device "${dev.name}": it is on ${VDPA_KERNEL_DRIVERS.virtio} but has no netdev in the host netns`,
     );
   }
-  const [{ link }] = await native.run([cmd.linkShow({ name })]).catch((err: unknown) => {
+  const [{ link, addrs }] = await native.run([cmd.linkShow({ name, addrs: true })]).catch((err: unknown) => {
     throw cniErrorFromNative(err, "show virtio-net netdev", name);
   });
-  return snapshotNetdev(link);
+  return snapshotNetdev(link, addrs ?? []);
 }
 
 /** Puts the config-space MAC back to `mac` unless the device already reports it. */

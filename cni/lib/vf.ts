@@ -91,6 +91,19 @@ export const helperVfPlatform: VfPlatform = {
   },
 };
 
+/**
+ * The MTU of a VF without a netdev (DPDK mode), for the result: its PF netdev's, which bounds the
+ * frames the VF can send and receive (the application sets its own MTU up to it).
+ */
+export async function pfMtu(native: NativeClient, vf: VfIdentity): Promise<number> {
+  try {
+    const [{ link }] = await native.run([cmd.linkShow({ name: vf.pfNetdev })]);
+    return link.mtu;
+  } catch (err) {
+    throw cniErrorFromNative(err, "show PF netdev", vf.pfNetdev);
+  }
+}
+
 // ---------------------------------------------------------------- settings
 
 /** The PF-side settings a config asks for (sriov-cni's fields). */
@@ -188,10 +201,22 @@ function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
+// Kernel answers to vf-set that are not the driver refusing the value: the PF or VF is gone (100),
+// the kernel is short of memory (100), or busy (11, try again). Any other errno is the driver's refusal.
+const notARefusal = new Set(["ENODEV", "ENOENT", "ENXIO", "ENOMEM", "ENOBUFS"]);
+
+/** The CNI code of a kernel errno from vf-set: a driver's refusal is 2 whichever errno it picked. */
+export function codeForVfSetError(errname: string): number {
+  if (notARefusal.has(errname)) return CniCode.KernelOperationFailed;
+  const code = codeForKernelErrno(errname);
+  return code === CniCode.TryAgainLater ? code : CniCode.UnsupportedField;
+}
+
 /**
  * Applies one setting through the PF and checks the read-back. Errors name the setting and the PF's
  * driver: `Cannot set "link_state" on VF 0 of "eth1" (driver igb): operation not supported`.
- * A refusal (EOPNOTSUPP) is code 2 (a field accelnet knows but this hardware cannot honour).
+ * A refusal is code 2 (a field accelnet knows but this hardware cannot honour), whatever errno the
+ * driver chose for it: igb refuses min_tx_rate with EINVAL, others say EOPNOTSUPP, EPERM or ERANGE.
  */
 export async function applyVfSetting(
   platform: VfPlatform,
@@ -207,13 +232,11 @@ export async function applyVfSetting(
     if (err instanceof CniError) throw new CniError(err.code, `${what}: ${err.message}`, { cause: err });
     const errname = err instanceof NativeError ? err.errname : null;
     const code =
-      errname === "EOPNOTSUPP" || errname === "ENOTSUP" || errname === "EPROTONOSUPPORT"
-        ? CniCode.UnsupportedField
-        : err instanceof NativeError && err.exitCode === 2
-          ? CniCode.InvalidConfig
-          : errname === null
-            ? CniCode.HelperFailed
-            : codeForKernelErrno(errname);
+      err instanceof NativeError && err.exitCode === 2
+        ? CniCode.InvalidConfig
+        : errname === null
+          ? CniCode.HelperFailed
+          : codeForVfSetError(errname);
     // The helper adds "driver X (addr) refused IFLA_VF_..." after the errno text: this message names both.
     const cause = causeText(err);
     const text = err instanceof NativeError && err.errno !== null ? (cause.split(": ")[0] ?? cause) : cause;

@@ -18,6 +18,7 @@
 //
 // Modes register explicitly (createRegistry), nothing registers itself on import.
 import { CniCode, CniError } from "../lib/errors.js";
+import { checkRequestedIps } from "../lib/fields.js";
 import { collectGarbage } from "../lib/gc.js";
 import { isObject, isString, type JsonObject } from "../lib/is.js";
 import { invalidConfig } from "../lib/netconf.js";
@@ -106,7 +107,11 @@ export function modeFuncs(registry: Registry, opts: SelectOptions = {}): CniFunc
     }
   };
   return {
-    add: async (req) => pick(req).add(req),
+    add: async (req) => {
+      // The IPs a runtime asks for reach IPAM in every mode: checked once, before the mode changes anything.
+      checkRequestedIps(req.conf, req.cniArgs);
+      return pick(req).add(req);
+    },
     del: async (req) => forDel(req).del(req),
     check: async (req) => {
       const state = stored(req);

@@ -12,7 +12,7 @@ import { cmd, NativeError, type Link, type MacvlanMode, type NativeClient } from
 import {
   deleteAttachment,
   ipamAdd,
-  ipamCall,
+  ipamCheck,
   ipamDelFromState,
   ipamStatus,
   newAttachmentState,
@@ -348,7 +348,9 @@ export async function check(req: CniRequest): Promise<void> {
   const p = prevInterfaceOf(req, conf.net);
   requireNetns(req.netns);
 
-  if (conf.net.ipamType !== undefined) await ipamCall(req, conf.net.ipamType, "CHECK");
+  if (conf.net.ipamType !== undefined) {
+    await ipamCheck(req, conf.net.ipamType, new StateStore(req.stateDir).read(req.containerID, req.ifname));
+  }
 
   const native = req.deps.native(req.stateDir, req.env);
   const masterNetns = conf.linkInContainer ? req.netns : undefined;

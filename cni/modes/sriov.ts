@@ -8,7 +8,7 @@
 //   kernel mode only: tmp-netns, move-tmp, altname, move-pod, mac, mtu;
 //   then ipam, configure (kernel mode), device-info, done.
 import { cmd, type Link, type NativeClient, type Vf } from "../../native/client/index.js";
-import { ipamAdd, ipamCall, requireNetns, withAttachmentLock } from "../lib/attachment.js";
+import { ipamAdd, ipamCheck, requireNetns, withAttachmentLock } from "../lib/attachment.js";
 import { netdevDiffers, prevInterfaceOf, showPodNetdev } from "../lib/check.js";
 import { configureInterface } from "../lib/configure.js";
 import {
@@ -51,6 +51,7 @@ import {
   applyVfSetting,
   DPDK_DRIVERS,
   helperVfPlatform,
+  pfMtu,
   restoreVfSettings,
   settingInEffect,
   VF_SETTING_ORDER,
@@ -198,10 +199,10 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
           let netdev: NetdevSnapshot | null = null;
           if (attach === "kernel") {
             const name = vf.netdevs[0] as string;
-            const [{ link }] = await native.run([cmd.linkShow({ name })]).catch((err: unknown) => {
+            const [{ link, addrs }] = await native.run([cmd.linkShow({ name, addrs: true })]).catch((err: unknown) => {
               throw cniErrorFromNative(err, "show VF netdev", name);
             });
-            netdev = snapshotNetdev(link);
+            netdev = snapshotNetdev(link, addrs ?? []);
           }
           const { netdevs: _hostNames, ...identity } = vf;
           const data: SriovData = {
@@ -251,6 +252,8 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
             });
             mac = link.mac ?? undefined;
             mtu = link.mtu;
+          } else {
+            mtu = await pfMtu(native, vf);
           }
           result.interfaces.push({
             name: req.ifname,
@@ -322,11 +325,12 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
     const conf = parseConf(req);
     const p = prevInterfaceOf(req, conf.net);
     requireNetns(req.netns);
-    const d = dataOf(completeStateOf(req, p));
+    const state = completeStateOf(req, p);
+    const d = dataOf(state);
     if (d.vf.addr !== conf.deviceID)
       throw p.mismatch(`it holds VF "${d.vf.addr}", the config names "${conf.deviceID}"`);
     requireOwner(req, parts, deviceKey("pci", d.vf.addr), d.vf.addr, p);
-    if (conf.net.ipamType !== undefined) await ipamCall(req, conf.net.ipamType, "CHECK");
+    if (conf.net.ipamType !== undefined) await ipamCheck(req, conf.net.ipamType, state);
     const native = req.deps.native(req.stateDir, req.env);
     const vf = await platform.lookup(native, d.vf.addr);
     if (d.attach === "dpdk" && vf.driver !== d.vf.driver) {

@@ -19,7 +19,7 @@
 //   resolve, lock, snapshot, rebind; vhost: config-mac, vhost-info;
 //   virtio: tmp-netns, move-tmp, altname, move-pod, mac, mtu; then ipam, configure, device-info, done.
 import type { NativeClient, VdpaDevice } from "../../native/client/index.js";
-import { ipamAdd, ipamCall, requireNetns, withAttachmentLock } from "../lib/attachment.js";
+import { ipamAdd, ipamCheck, requireNetns, withAttachmentLock } from "../lib/attachment.js";
 import { netdevDiffers, prevInterfaceOf, showPodNetdev } from "../lib/check.js";
 import { configureInterface } from "../lib/configure.js";
 import {
@@ -385,7 +385,8 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
     const conf = parseConf(req);
     const p = prevInterfaceOf(req, conf.net);
     requireNetns(req.netns);
-    const d = dataOf(completeStateOf(req, p));
+    const state = completeStateOf(req, p);
+    const d = dataOf(state);
     const name = d.device.name;
     if (conf.deviceID !== name && conf.deviceID.toLowerCase() !== d.device.pciAddress) {
       throw p.mismatch(`it holds vDPA device "${name}", the config names "${conf.deviceID}"`);
@@ -398,7 +399,7 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
         `vDPA device "${name}" is bound to "${dev.driver ?? "no driver"}", not ${VDPA_KERNEL_DRIVERS[d.driver]}`,
       );
     }
-    if (conf.net.ipamType !== undefined) await ipamCall(req, conf.net.ipamType, "CHECK");
+    if (conf.net.ipamType !== undefined) await ipamCheck(req, conf.net.ipamType, state);
     const native = req.deps.native(req.stateDir, req.env);
     if (d.driver === "vhost") {
       const differs = await vhostDiffers(native, dev, d.chardev, p.intf.mac);

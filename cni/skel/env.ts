@@ -26,6 +26,9 @@ const required: Record<string, readonly Command[]> = {
 };
 
 const containerIdPattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+// Runtimes use 64 hex characters. The ID is part of state, lock and temporary file names (with an
+// encoded ifname of up to 45 bytes and suffixes), which must stay within NAME_MAX (255 bytes).
+export const MAX_CONTAINER_ID_LENGTH = 128;
 export const MAX_IFNAME_LENGTH = 15;
 
 function envError(msg: string, details?: string): CniError {
@@ -42,7 +45,13 @@ export function readCommand(env: Env): Command {
   return command as Command;
 }
 
+/** The spec's rule (alphanumeric, then alphanumerics and "_.-") and at most 128 characters. */
 export function validateContainerId(id: string): void {
+  if (id.length > MAX_CONTAINER_ID_LENGTH) {
+    throw envError(
+      `Cannot use CNI_CONTAINERID "${id.slice(0, 32)}…": longer than ${MAX_CONTAINER_ID_LENGTH} characters`,
+    );
+  }
   if (!containerIdPattern.test(id)) {
     throw envError(`Cannot use CNI_CONTAINERID "${id}": invalid characters (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)`);
   }

@@ -3,10 +3,13 @@
 // in one run, same machine, same config, same host-local IPAM:
 //   - ADD+DEL of one macvlan attachment: median and p90 wall time, peak RSS, and the ratio
 //   - startup: `VERSION` wall time
+//   - the start-up share of the address library (ip-cidr with ip-address): the time to load and
+//     evaluate its esbuild bundle in a fresh node process, as the accelnet bundle loads it at start
 // Prints a table; asserts nothing. Needs root (network namespaces) and a prior `npm run build`.
 //
 // Usage: node test/bench/run.mjs [--iterations N]
 import { execFileSync } from "node:child_process";
+import { build } from "esbuild";
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -121,7 +124,27 @@ function bench() {
   return results;
 }
 
-function print(results) {
+/** Median and p90 ms to require() the esbuild CJS bundle of ip-cidr in a fresh node, `iterations` times. */
+async function addressLibraryLoad() {
+  const bundle = join(work, "ip-cidr.cjs");
+  await build({
+    stdin: { contents: 'import IPCIDR from "ip-cidr"; module.exports = IPCIDR;', resolveDir: root },
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    outfile: bundle,
+    logLevel: "error",
+  });
+  const probe = `const t = process.hrtime.bigint(); require(${JSON.stringify(bundle)}); process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
+  const ms = [];
+  for (let i = 0; i < iterations + 3; i++) {
+    const out = execFileSync(process.execPath, ["-e", probe], { encoding: "utf8" });
+    if (i >= 3) ms.push(Number(out));
+  }
+  return stats(ms);
+}
+
+function print(results, addressLib) {
   const [ours, ref] = results;
   const fmt = (n) => n.toFixed(1).padStart(8);
   process.stdout.write(
@@ -138,11 +161,15 @@ function print(results) {
   process.stdout.write(
     `ratio accelnet/reference: ADD+DEL median ${(ours.addDel.median / ref.addDel.median).toFixed(2)}x, p90 ${(ours.addDel.p90 / ref.addDel.p90).toFixed(2)}x, peak RSS ${(ours.rss.max / ref.rss.max).toFixed(2)}x, VERSION ${(ours.version.median / ref.version.median).toFixed(2)}x\n`,
   );
+  process.stdout.write(
+    `address library (ip-cidr + ip-address) load at start: median ${addressLib.median.toFixed(2)} ms, p90 ${addressLib.p90.toFixed(2)} ms ` +
+      `(${((addressLib.median / ours.version.median) * 100).toFixed(1)}% of accelnet's VERSION median)\n`,
+  );
 }
 
 try {
   setup();
-  print(bench());
+  print(bench(), await addressLibraryLoad());
 } finally {
   cleanup();
   rmSync(work, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // The CNI plugin end to end in real network namespaces: real helper (ASan build), real macvlan links,
 // Debian's host-local and static IPAM. The plugin runs in-process through the dispatcher.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createNativeClient } from "../../../native/client/index.js";
@@ -196,6 +196,11 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
         "route 192.168.50.0/24 via 10.77.0.254 is missing",
       ],
       ["the link is removed", (ns: string) => ["-n", ns, "link", "del", "net1"], `no such interface in netns "POD"`],
+      [
+        "the link is set down",
+        (ns: string) => ["-n", ns, "link", "set", "net1", "down"],
+        "it is administratively down (ADD left it up)",
+      ],
     ])("when %s", async (_name, change, why) => {
       const conf = confOf();
       const add = await cni("ADD", conf);
@@ -208,6 +213,27 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       expect((await cni("DEL", conf)).code).toBe(0);
       expect(reserved()).toEqual([]);
     });
+  });
+
+  it("CHECK at cniVersion 1.1.0 runs Debian's host-local once, at the version it accepted at ADD", async () => {
+    // A wrapper IPAM plugin that logs each exec and runs the real host-local (which stops at 1.0.0).
+    const bin = join(fx.dir, "bin");
+    const log = join(fx.dir, "ipam-execs.log");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "counted"), `#!/bin/sh\necho "$CNI_COMMAND" >> ${log}\nexec /usr/lib/cni/host-local\n`, {
+      mode: 0o755,
+    });
+    const conf = confOf({ cniVersion: "1.1.0", ipam: hostLocal({ type: "counted" }) });
+    const env = { CNI_PATH: `${bin}:/usr/lib/cni` };
+    const add = await cni("ADD", conf, env);
+    expect(add.code, JSON.stringify(add.out)).toBe(0);
+    expect(readFileSync(log, "utf8")).toBe("ADD\nVERSION\nADD\n"); // the fallback, once
+    writeFileSync(log, "");
+    const check = await cni("CHECK", { ...conf, prevResult: add.out }, env);
+    expect(check, JSON.stringify(check.out)).toEqual({ code: 0, out: undefined });
+    expect(readFileSync(log, "utf8")).toBe("CHECK\n");
+    expect((await cni("DEL", conf, env)).code).toBe(0);
+    expect(reserved()).toEqual([]);
   });
 
   it("DEL after the netns is deleted succeeds and releases the address", async () => {

@@ -175,6 +175,47 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
     expect(new StateStore(stateDir).read("ctr-a", "net1")).toBeNull();
   });
 
+  test("igb refuses min_tx_rate with EINVAL: code 2 naming the setting and the driver, and ADD rolls back", async () => {
+    const before = await hostState(pf, vf0());
+    const { out } = await cni("ADD", confOf({ vlan: 200, min_tx_rate: 10, max_tx_rate: 100 }));
+    expect(out).toMatchObject({
+      code: 2,
+      msg: `Cannot set "min_tx_rate" on VF ${vf0().index} of "${pf}" (driver igb): invalid argument`,
+    });
+    expect(await hostState(pf, vf0())).toEqual(before);
+    expect(new StateStore(stateDir).read("ctr-a", "net1")).toBeNull();
+  });
+
+  test("DEL puts back the addresses the VF netdev had in the host (the move to the pod flushed them)", async () => {
+    const netdev = () => pciNetdevs(vf0().addr)[0] as string;
+    const addrs = async () =>
+      (
+        await ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>("addr", "show", "dev", netdev())
+      )[0]?.addr_info
+        .map((a) => `${a.local}/${a.prefixlen}`)
+        .sort();
+    const name = netdev();
+    await sh(["ip", "link", "set", "dev", name, "up"]);
+    await sh(["ip", "addr", "add", "192.0.2.9/24", "dev", name]);
+    await sh(["ip", "addr", "add", "2001:db8::9/64", "dev", name, "nodad"]);
+    try {
+      const before = await addrs();
+      const state = await hostState(pf, vf0());
+      expect(before).toEqual(expect.arrayContaining(["192.0.2.9/24", "2001:db8::9/64"]));
+      const add = await cni("ADD", confOf(allIgb));
+      expect(add.code, JSON.stringify(add.out)).toBe(0);
+      expect(pciNetdevs(vf0().addr)).toEqual([]);
+      const del = await cni("DEL", confOf(allIgb));
+      expect(del.code, JSON.stringify(del.out) + del.stderr).toBe(0);
+      await waitFor("VF netdev back in the host", () => (pciNetdevs(vf0().addr).length > 0 ? true : undefined));
+      expect(await addrs()).toEqual(before);
+      expect(await hostState(pf, vf0())).toEqual(state);
+    } finally {
+      await sh(["ip", "addr", "flush", "dev", netdev()], { allowFailure: true });
+      await sh(["ip", "link", "set", "dev", netdev(), "down"], { allowFailure: true });
+    }
+  });
+
   test("DPDK mode: a vfio-pci VF gets its VF settings and IPAM addresses, no netdev; DEL restores", async () => {
     const vf = vf1();
     rebindPci(vf.addr, "vfio-pci");
@@ -184,7 +225,8 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
     const conf = confOf({ deviceID: vf.addr, vlan: 300, spoofchk: "off" });
     const add = await cni("ADD", conf, { CNI_CONTAINERID: "ctr-dpdk" });
     expect(add.code, JSON.stringify(add.out)).toBe(0);
-    expect(add.out?.["interfaces"]).toEqual([{ name: "net1", sandbox: podA, pciID: vf.addr }]);
+    const [pfLink] = await ipJson<{ mtu: number }[]>("link", "show", "dev", pf);
+    expect(add.out?.["interfaces"]).toEqual([{ name: "net1", mtu: pfLink?.mtu, sandbox: podA, pciID: vf.addr }]);
     expect(add.out?.["ips"]).toEqual([{ interface: 0, address: "10.56.0.2/24", gateway: "10.56.0.1" }]);
     expect((await ipJson<unknown[]>("-n", "sriov-a", "link", "show")).length).toBe(1); // lo only
     const mid = await hostState(pf, vf);

@@ -39,9 +39,19 @@ describe("check", () => {
     );
   });
 
-  it("netdevDiffers() compares MAC, MTU when asked, then this interface's addresses and routes", () => {
+  it("prevInterfaceOf() refuses a prevResult whose address is not one (code 6 naming the field)", () => {
+    const bad = net({ prevResult: { ...prevResult, ips: [{ interface: 1, address: "fd00::g/64" }] } });
+    expect(() => prevInterfaceOf(req, bad)).toThrow(
+      expect.objectContaining({
+        code: 6,
+        message: 'Cannot decode result "ips[0].address": "fd00::g/64" is not an IP address with a prefix length',
+      }),
+    );
+  });
+
+  it("netdevDiffers() compares admin state, MAC, MTU when asked, then this interface's addresses and routes", () => {
     const p = prevInterfaceOf(req, net());
-    const link = fakeLink("net1", { mac: "02:00:00:00:00:AA", mtu: 1400 });
+    const link = fakeLink("net1", { mac: "02:00:00:00:00:AA", mtu: 1400, up: true });
     const addrs: Address[] = [{ family: 6, address: "fd00::2", prefixlen: 64, ifindex: 1, scope: "global" }];
     const routes: Route[] = [
       {
@@ -59,6 +69,9 @@ describe("check", () => {
     expect(netdevDiffers(shown, p)).toBeNull();
     expect(netdevDiffers(shown, p, 1400)).toBeNull();
     expect(netdevDiffers(shown, p, 1500)).toBe("MTU is 1400, expected 1500");
+    expect(netdevDiffers({ ...shown, link: { ...link, up: false } }, p)).toBe(
+      "it is administratively down (ADD left it up)",
+    );
     expect(netdevDiffers({ ...shown, link: { ...link, mac: "02:00:00:00:00:bb" } }, p)).toBe(
       "MAC is 02:00:00:00:00:bb, prevResult says 02:00:00:00:00:aa",
     );

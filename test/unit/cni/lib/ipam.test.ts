@@ -123,6 +123,25 @@ describe("IPAM delegation", () => {
     });
   });
 
+  it("refuses an IPAM result whose address is not one (102, naming the field)", async () => {
+    const script = join(dir, "badaddr");
+    writeFileSync(script, `#!/bin/sh\necho '{"cniVersion":"1.0.0","ips":[{"address":"10.9.0.300/24"}]}'\n`, {
+      mode: 0o755,
+    });
+    const req = {
+      type: "badaddr",
+      command: "ADD" as const,
+      stdin: JSON.stringify({ cniVersion: "1.0.0", name: "n", type: "accelnet", ipam: { type: "badaddr" } }),
+      env: { PATH: process.env["PATH"], CNI_PATH: dir },
+      log: silentLogger,
+    };
+    await expect(callIpam(req, "1.0.0")).rejects.toMatchObject({
+      code: 102,
+      message:
+        'Cannot use IPAM plugin "badaddr" result: Cannot decode result "ips[0].address": "10.9.0.300/24" is not an IP address with a prefix length',
+    });
+  });
+
   it("maps a failure without CNI error JSON to code 102", async () => {
     await expect(call("ADD", "1.0.0", { FAKE_FAIL: "segfault" })).rejects.toMatchObject({
       code: 102,

@@ -124,10 +124,44 @@ describe("parseResult()", () => {
     },
   );
 
+  it("reads the 0.2.0 blocks' addresses with the same checks", () => {
+    expect(() => parseResult({ ip4: { ip: "10.1.0.256/24" } }, "0.2.0")).toThrow(
+      expect.objectContaining({
+        code: 6,
+        message: 'Cannot decode result "ip4.ip": "10.1.0.256/24" is not an IP address with a prefix length',
+      }),
+    );
+  });
+
   it.each([
     ["not an object", [], 'Cannot decode result "result": expected an object, got array'],
     ["ips not an array", { ips: {} }, 'Cannot decode result "ips": expected an array, got object'],
     ["address missing", { ips: [{}] }, 'Cannot decode result "ips[0].address": missing'],
+    [
+      "an address that is not one",
+      { ips: [{ address: "10.0.0.300/24" }] },
+      'Cannot decode result "ips[0].address": "10.0.0.300/24" is not an IP address with a prefix length',
+    ],
+    [
+      "an address without a prefix length",
+      { ips: [{ address: "10.0.0.3" }] },
+      'Cannot decode result "ips[0].address": "10.0.0.3" is not an IP address with a prefix length',
+    ],
+    [
+      "a gateway that is not an address",
+      { ips: [{ address: "fd00::2/64", gateway: "fd00::g" }] },
+      'Cannot decode result "ips[0].gateway": "fd00::g" is not an IP address',
+    ],
+    [
+      "a route dst that is not a prefix",
+      { routes: [{ dst: "default" }] },
+      'Cannot decode result "routes[0].dst": "default" is not an IP address with a prefix length',
+    ],
+    [
+      "a route gw that is not an address",
+      { routes: [{ dst: "0.0.0.0/0", gw: "10.0.0.1/24" }] },
+      'Cannot decode result "routes[0].gw": "10.0.0.1/24" is not an IP address',
+    ],
     ["interface name missing", { interfaces: [{ mac: "x" }] }, 'Cannot decode result "interfaces[0].name": missing'],
     [
       "route mtu not a number",

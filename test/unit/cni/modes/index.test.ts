@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildSampleTree } from "../../../deviceplugin/fake-sysfs.js";
+import { parseCniArgs } from "../../../../cni/lib/cni-args.js";
 import { createRegistry, defaultRegistry, deviceIdOf, modeFuncs, selectMode } from "../../../../cni/modes/index.js";
 import type { CniRequest } from "../../../../cni/skel/types.js";
 import { parseNetConf } from "../../../../cni/lib/netconf.js";
@@ -89,6 +90,7 @@ describe("modeFuncs()", () => {
       containerID,
       ifname: "net1",
       log,
+      cniArgs: parseCniArgs(""),
     }) as unknown as CniRequest;
   const recording = (name: "macvlan" | "sriov" | "vdpa", calls: string[]) => ({
     name,

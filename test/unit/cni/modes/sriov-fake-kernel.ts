@@ -53,6 +53,13 @@ export function fakeCniBase(kernel: NativeClient, dir: string, pod: string, ipam
   };
 }
 const HOST_PATHS = new Set(["/proc/self/ns/net", "/proc/1/ns/net"]);
+/** strerror() of the errnos a fake driver refuses with. */
+const errnoText: Record<string, string> = {
+  EOPNOTSUPP: "Operation not supported",
+  EINVAL: "Invalid argument",
+  EPERM: "Operation not permitted",
+  ERANGE: "Numerical result out of range",
+};
 
 class KernelError extends Error {
   constructor(
@@ -214,6 +221,16 @@ export class SriovFakeKernel implements NativeClient {
     return link;
   }
 
+  private addrsOf(link: Link) {
+    return (this.addrs.get(link.index) ?? []).map((cidr) => ({
+      family: cidr.includes(":") ? 6 : 4,
+      address: cidr.split("/")[0],
+      prefixlen: Number(cidr.split("/")[1]),
+      ifindex: link.index,
+      scope: "global",
+    }));
+  }
+
   private exec(name: string, a: Record<string, string>): unknown {
     switch (name) {
       case "pci-show": {
@@ -229,8 +246,7 @@ export class SriovFakeKernel implements NativeClient {
         if (vf === undefined) throw new KernelError("ENODEV", "No such device");
         for (const key of Object.keys(a)) {
           const refusal = this.refuse.get(key === "proto" ? `proto=${a["proto"]}` : key);
-          if (refusal !== undefined)
-            throw new KernelError(refusal, refusal === "EOPNOTSUPP" ? "Operation not supported" : refusal);
+          if (refusal !== undefined) throw new KernelError(refusal, errnoText[refusal] ?? refusal);
         }
         if (a["mac"] !== undefined) {
           if (this.refuseZeroMac && a["mac"] === "00:00:00:00:00:00")
@@ -257,15 +273,13 @@ export class SriovFakeKernel implements NativeClient {
         if (!this.links.has(a["path"] ?? "")) throw new KernelError("ENOENT", "No such file or directory");
         this.deleteNetns(a["path"] ?? "");
         return {};
+      case "addr-list": {
+        const link = this.get(this.ns(a["netns"]), a["name"] ?? "");
+        return { addrs: this.addrsOf(link) };
+      }
       case "link-show": {
         const link = this.get(this.ns(a["netns"]), a["name"] ?? "");
-        const addrs = (this.addrs.get(link.index) ?? []).map((cidr) => ({
-          family: cidr.includes(":") ? 6 : 4,
-          address: cidr.split("/")[0],
-          prefixlen: Number(cidr.split("/")[1]),
-          ifindex: link.index,
-          scope: "global",
-        }));
+        const addrs = this.addrsOf(link);
         const routes = (this.routes.get(link.index) ?? []).map((r) => ({
           family: 4,
           dst: r.dst,
@@ -331,6 +345,8 @@ export class SriovFakeKernel implements NativeClient {
         return { previous: 0 };
       case "addr-add": {
         const link = this.get(this.ns(a["netns"]), a["name"] ?? "");
+        if ((this.addrs.get(link.index) ?? []).includes(a["addr"] ?? ""))
+          throw new KernelError("EEXIST", "File exists");
         this.addrs.set(link.index, [...(this.addrs.get(link.index) ?? []), a["addr"] ?? ""]);
         return {};
       }

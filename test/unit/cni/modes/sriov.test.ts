@@ -221,6 +221,23 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect(readFileSync(ipamLog, "utf8")).toMatch(/DEL.*\n.*DEL/);
   });
 
+  it("del() and a rolled-back add() put back the addresses the VF netdev had in the host", async () => {
+    const hostAddrs = ["192.0.2.5/24", "2001:db8::5/64"];
+    await kernel.run(hostAddrs.map((addr) => ({ name: "addr-add", args: ["name=enp0s18", `addr=${addr}`] })));
+    const addrsOfVf = async () =>
+      (await kernel.run([{ name: "addr-list", args: ["name=enp0s18"] }]))[0] as { addrs: { address: string }[] };
+    const conf = confOf({ ipam: { type: "fake" } });
+    expect((await cni("ADD", conf)).code).toBe(0);
+    expect(kernel.linksIn(HOST).has("enp0s18")).toBe(false);
+    expect((await cni("DEL", conf)).code).toBe(0);
+    expect((await addrsOfVf()).addrs.map((a) => a.address)).toEqual(["192.0.2.5", "2001:db8::5"]);
+    const failed = await cni("ADD", conf, { ACCELNET_TEST_FAULT: "configure" });
+    expect(failed.out).toMatchObject({ code: 999 });
+    expect((await addrsOfVf()).addrs.map((a) => a.address)).toEqual(["192.0.2.5", "2001:db8::5"]);
+    expect((await cni("DEL", conf)).code).toBe(0);
+    expect((await addrsOfVf()).addrs.map((a) => a.address)).toEqual(["192.0.2.5", "2001:db8::5"]);
+  });
+
   it("del() still succeeds when the helper refuses to write back an all-zero admin MAC (logged)", async () => {
     kernel.refuseZeroMac = true;
     const conf = confOf({ mac: "02:00:00:00:00:aa", vlan: 7, logLevel: "warning" });
@@ -248,11 +265,14 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
   });
 
   it("add() in DPDK mode (VF on vfio-pci) touches no netdev and returns IPAM addresses only", async () => {
+    const pf = kernel.linksIn(HOST).get("enp0s2");
+    if (pf !== undefined) pf.mtu = 9000;
     const before = kernel.snapshot();
     const conf = confOf({ deviceID: VFIO, vlan: 20, ipam: { type: "fake" } });
     const { code, out } = await cni("ADD", conf);
     expect(code, JSON.stringify(out)).toBe(0);
-    expect(out?.["interfaces"]).toEqual([{ name: "net1", sandbox: pod, pciID: VFIO }]);
+    // The MTU the README promises at 1.1.0: the PF's, which bounds the VF's frames.
+    expect(out?.["interfaces"]).toEqual([{ name: "net1", mtu: 9000, sandbox: pod, pciID: VFIO }]);
     expect(out?.["ips"]).toEqual([{ interface: 0, address: "10.9.0.2/24", gateway: "10.9.0.1" }]);
     const netdevCommands = ["link-move", "link-rename", "link-set-mac", "link-up", "addr-add", "route-add"];
     expect(kernel.calls.filter((c) => netdevCommands.includes(c.name))).toEqual([]);
@@ -296,6 +316,59 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect(kernel.snapshot()).toEqual(before); // sriov-cni leaves vlan 100 on the VF here
     expect(store().read("ctr1", "net1")).toBeNull();
     expect(markers().read(`pci/${VF0}`)).toBeNull();
+  });
+
+  it.each([
+    ["EINVAL", "invalid argument"], // igb refuses min_tx_rate this way
+    ["EPERM", "operation not permitted"],
+    ["ERANGE", "numerical result out of range"],
+  ])("add() reports a setting the driver refuses with %s as code 2 and rolls back", async (errname, words) => {
+    const before = kernel.snapshot();
+    kernel.refuse.set("min_tx_rate", errname);
+    const { out } = await cni("ADD", confOf({ vlan: 100, min_tx_rate: 10, max_tx_rate: 50 }));
+    expect(out).toMatchObject({
+      code: 2,
+      msg: `Cannot set "min_tx_rate" on VF 0 of "enp0s2" (driver igb): ${words}`,
+    });
+    expect(kernel.snapshot()).toEqual(before);
+    expect(store().read("ctr1", "net1")).toBeNull();
+  });
+
+  it.each([
+    ["ENODEV", 100],
+    ["ENOMEM", 100],
+    ["EBUSY", 11],
+  ])("add() reports vf-set failing with %s (not a refusal) as code %i", async (errname, code) => {
+    kernel.failNext.set("vf-set", errname);
+    const { out } = await cni("ADD", confOf({ vlan: 100 }));
+    expect(out).toMatchObject({ code });
+    expect(String(out?.["msg"])).toMatch(/^Cannot set "vlan" on VF 0 of "enp0s2" \(driver igb\): /);
+  });
+
+  it.each([
+    [{ runtimeConfig: { ips: ["10.9.0.7/24", "10.9.0.300/24"] } }, {}, "runtimeConfig.ips", "10.9.0.300/24"],
+    [{ args: { cni: { ips: ["fd00::g"] } } }, {}, "args.cni.ips", "fd00::g"],
+    [{}, { CNI_ARGS: "IgnoreUnknown=1;IP=10.9.0.7,010.9.0.8" }, "CNI_ARGS IP", "010.9.0.8"],
+  ])(
+    "add() refuses requested IPs that are not addresses (%j %j): code 7, IPAM never runs",
+    async (extra, env, field, bad) => {
+      const before = kernel.snapshot();
+      const { out } = await cni("ADD", confOf({ ipam: { type: "fake" }, ...extra }), env);
+      expect(out).toMatchObject({
+        code: 7,
+        msg: `Cannot use config field "${field}": "${bad}" is not an IP address (with an optional /prefix)`,
+      });
+      expect(existsSync(ipamLog)).toBe(false);
+      expect(kernel.snapshot()).toEqual(before);
+      expect(store().read("ctr1", "net1")).toBeNull();
+    },
+  );
+
+  it("add() passes requested IPs that are addresses, with or without a prefix, to IPAM", async () => {
+    const conf = confOf({ ipam: { type: "fake" }, runtimeConfig: { ips: ["10.9.0.2/24", "fd00::2"] } });
+    const { code, out } = await cni("ADD", conf, { CNI_ARGS: "IP=10.9.0.2" });
+    expect(code, JSON.stringify(out)).toBe(0);
+    expect((await cni("DEL", conf)).code).toBe(0);
   });
 
   const kernelSteps = ["resolve", "lock", "snapshot", "vf-mac", "vf-vlan", "vf-spoofchk", "vf-trust", "vf-rate"];
@@ -578,6 +651,24 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect((await cni("CHECK", checkConf)).out).toMatchObject({
       code: 103,
       msg: 'Cannot check interface "net1": MTU is 1500, expected 1400',
+    });
+  });
+
+  it("check() runs IPAM CHECK once, at the version IPAM accepted at ADD (no refusal, no VERSION)", async () => {
+    const conf = confOf({ ipam: { type: "fake" } });
+    const { out } = await cni("ADD", conf);
+    writeFileSync(ipamLog, "");
+    expect((await cni("CHECK", { ...conf, prevResult: out })).code).toBe(0);
+    expect(readFileSync(ipamLog, "utf8")).toBe("CHECK 1.0.0\n");
+  });
+
+  it("check() fails with 103 when the netdev in the pod is administratively down", async () => {
+    const conf = confOf({ ipam: { type: "fake" } });
+    const { out } = await cni("ADD", conf);
+    await kernel.run([{ name: "link-down", args: [`netns=${pod}`, "name=net1"] }]);
+    expect((await cni("CHECK", { ...conf, prevResult: out })).out).toMatchObject({
+      code: 103,
+      msg: 'Cannot check interface "net1": it is administratively down (ADD left it up)',
     });
   });
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCniArgs } from "../../../../cni/lib/cni-args.js";
@@ -245,6 +245,27 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
     });
   });
 
+  it("virtio check() fails with 103 when the netdev in the pod is administratively down", async () => {
+    const conf = confOf({ deviceID: "virt0" });
+    const add = await cni("ADD", conf);
+    await kernel.run([{ name: "link-down", args: [`netns=${pod}`, "name=net1"] }]);
+    expect((await cni("CHECK", { ...conf, prevResult: add.out })).out).toMatchObject({
+      code: 103,
+      msg: 'Cannot check interface "net1": it is administratively down (ADD left it up)',
+    });
+  });
+
+  it.each(["vhost0", "virt0"])(
+    "check() of %s runs IPAM CHECK once, at the version IPAM accepted at ADD",
+    async (id) => {
+      const conf = confOf({ deviceID: id });
+      const add = await cni("ADD", conf);
+      writeFileSync(ipamLog, "");
+      expect((await cni("CHECK", { ...conf, prevResult: add.out })).code).toBe(0);
+      expect(readFileSync(ipamLog, "utf8")).toBe("CHECK 1.0.0\n");
+    },
+  );
+
   it("virtio del() puts the netdev back in the host as it was, and succeeds twice", async () => {
     const before = kernel.snapshot();
     const conf = confOf({ deviceID: "virt0", mac: "02:00:00:00:bb:01", mtu: 1400 });
@@ -290,6 +311,18 @@ describe("vdpa mode through the dispatcher (fake kernel, fake sysfs)", () => {
     expect((await cni("DEL", confOf({ deviceID: "virt0" }))).code).toBe(0);
     expect(kernel.snapshot()).toEqual(before);
     expect(leftovers()).toEqual({ states: [], markers: [] });
+  });
+
+  it("virtio del() puts back the addresses the netdev had in the host", async () => {
+    const name = kernel.netdevOf("virt0")?.[1] ?? "";
+    await kernel.run([{ name: "addr-add", args: [`name=${name}`, "addr=198.51.100.7/24"] }]);
+    const conf = confOf({ deviceID: "virt0" });
+    expect((await cni("ADD", conf)).code).toBe(0);
+    expect((await cni("DEL", conf)).code).toBe(0);
+    const [{ addrs }] = (await kernel.run([{ name: "addr-list", args: [`name=${name}`] }])) as [
+      { addrs: { address: string; prefixlen: number }[] },
+    ];
+    expect(addrs.map((a) => `${a.address}/${a.prefixlen}`)).toEqual(["198.51.100.7/24"]);
   });
 
   it("virtio del() after the pod netns was deleted finds the netdev in the host and restores it", async () => {

@@ -61,6 +61,12 @@ describe("readCniEnv()", () => {
       "a/b",
       'Cannot use CNI_CONTAINERID "a/b": invalid characters (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)',
     ],
+    [
+      "CNI_CONTAINERID",
+      "a%",
+      'Cannot use CNI_CONTAINERID "a%": invalid characters (allowed: [a-zA-Z0-9][a-zA-Z0-9_.-]*)',
+    ],
+    ["CNI_CONTAINERID", "a".repeat(129), `Cannot use CNI_CONTAINERID "${"a".repeat(32)}…": longer than 128 characters`],
     ["CNI_IFNAME", "net1234567890123", 'Cannot use CNI_IFNAME "net1234567890123": longer than 15 bytes'],
     ["CNI_IFNAME", "..", 'Cannot use CNI_IFNAME "..": "." and ".." are not interface names'],
     ["CNI_IFNAME", "../x", 'Cannot use CNI_IFNAME "../x": contains "/", ":", NUL or whitespace'],
@@ -76,6 +82,10 @@ describe("readCniEnv()", () => {
     expect(() => readCniEnv({ ...full, [name]: value }, "ADD")).toThrow(
       expect.objectContaining({ code: 4, message: msg }),
     );
+  });
+
+  it("accepts the longest valid container ID (128 characters)", () => {
+    expect(readCniEnv({ ...full, CNI_CONTAINERID: "a".repeat(128) }, "ADD").containerID).toHaveLength(128);
   });
 
   it("accepts the longest valid interface name (15 bytes)", () => {
