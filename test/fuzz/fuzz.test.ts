@@ -1,14 +1,15 @@
 // The fuzzer, bounded for CI: the packaged dist/accelnet on generated configs and environments, in
 // real netns with a real veth master and Debian's IPAM plugins (world.ts), asserting the invariants of
-// invariants.ts and property.ts. Two runs: one from a fixed seed (the same cases every time), one
+// invariants.ts and property.ts. First the counterexamples found so far (corpus.ts), one test each; then two runs: one from a fixed seed (the same cases every time), one
 // from a random seed printed for reproduction. A failure prints the shrunk counterexample, the exact
 // stdin and environment, and the seed and path to replay it:
 //   node test/fuzz/run.mjs --seed S --path P       (or --runs N --seed S for a long run)
 // FUZZ_SEED, FUZZ_RUNS, FUZZ_PATH, FUZZ_IGNORE, FUZZ_LOG and FUZZ_SHRINK_SECONDS come from run.mjs.
 import { appendFileSync, existsSync } from "node:fs";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, it } from "vitest";
-import { fuzzProperty } from "./property.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { corpus } from "./corpus.js";
+import { fuzzProperty, runCase } from "./property.js";
 import { ACCELNET, IPAM_PLUGINS, World } from "./world.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -35,7 +36,7 @@ const seeds: { label: string; seed: number; runs: number }[] =
           runs: Number(env["FUZZ_RUNS"] ?? CI_RUNS_PER_SEED),
         },
       ];
-const shrinkSeconds = Number(env["FUZZ_SHRINK_SECONDS"] ?? 180);
+const shrinkSeconds = Number(env["FUZZ_SHRINK_SECONDS"] ?? 60);
 const log = env["FUZZ_LOG"];
 const ignore =
   env["FUZZ_IGNORE"] === undefined || env["FUZZ_IGNORE"] === "" ? undefined : new RegExp(env["FUZZ_IGNORE"]);
@@ -47,11 +48,17 @@ describe.skipIf(!ready)(`fuzz: dist/accelnet keeps its invariants (${ready ? "ro
   });
   afterAll(() => world?.close());
 
+  it.skipIf(env["FUZZ_SEED"] !== undefined).each(corpus)("counterexample found before: %s", (_label, c) => {
+    const report = runCase(world, c);
+    expect(report.violations, report.reproduction).toEqual([]);
+  });
+
   it.each(seeds)(
     "$runs generated cases from the $label seed $seed",
     ({ seed, runs }) => {
       let pluginRuns = 0;
       let cases = 0;
+      const outcomes = new Map<string, number>();
       const started = Date.now();
       console.log(`fuzz: seed ${seed}, ${runs} cases; replay: node test/fuzz/run.mjs --seed ${seed} --runs ${runs}`);
       try {
@@ -61,6 +68,7 @@ describe.skipIf(!ready)(`fuzz: dist/accelnet keeps its invariants (${ready ? "ro
             onCase: (r) => {
               pluginRuns += r.runs;
               cases += 1;
+              outcomes.set(r.addOutcome, (outcomes.get(r.addOutcome) ?? 0) + 1);
               if (log !== undefined && r.violations.length > 0) appendFileSync(log, `${JSON.stringify(r)}\n`);
             },
           }),

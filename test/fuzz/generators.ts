@@ -5,6 +5,7 @@
 // would make a counterexample unreadable or depend on the run: "$MASTER", "$HUGE:100000",
 // "$DEEP:6000", "$BYTES:ff".
 import fc from "fast-check";
+import { SUPPORTED_VERSIONS } from "./invariants.js";
 
 /** Token values, replaced by render.ts. */
 export const T = {
@@ -17,8 +18,6 @@ export const T = {
   deepObject: (n: number) => `$DEEPOBJ:${n}`,
   rawBytes: (hex: string) => `$BYTES:${hex}`,
 };
-
-export const SUPPORTED_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
 const wrongType = fc.oneof(
   fc.integer({ min: -5, max: 70000 }),
@@ -65,7 +64,7 @@ const oddString = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 20 }),
 );
 
-const field = <V>(valid: fc.Arbitrary<V>, validWeight = 6) =>
+const field = <V>(valid: fc.Arbitrary<V>, validWeight = 12) =>
   fc.oneof(
     { arbitrary: valid, weight: validWeight },
     { arbitrary: oddString, weight: 2 },
@@ -161,7 +160,7 @@ const staticIpam = fc.record(
       { arbitrary: wrongType, weight: 1 },
     ),
     routes,
-    dns: fc.oneof(fc.constant({ nameservers: ["10.88.0.53"] }), wrongType),
+    dns: fc.oneof({ arbitrary: fc.constant({ nameservers: ["10.88.0.53"] }), weight: 6 }, wrongType),
   },
   { requiredKeys: ["type"] },
 );
@@ -203,7 +202,7 @@ const macvlanFields = {
   bcqueuelen: field(fc.constantFrom(0, 1000, -1, 2 ** 31, 1.5)),
   logLevel: field(fc.constantFrom("error", "warning", "info", "debug", "trace", "INFO")),
   dns: fc.oneof(
-    fc.constant({ nameservers: ["10.0.0.53"], search: ["x"] }),
+    { arbitrary: fc.constant({ nameservers: ["10.0.0.53"], search: ["x"] }), weight: 6 },
     wrongType,
     fc.constant({ nameservers: [1] }),
   ),

@@ -43,16 +43,30 @@ describe("fuzz invariants", () => {
     expect(checkOutput(run("ADD", 999, err(999, "other"), [said])).violations).toHaveLength(1);
   });
 
+  const env = { CNI_CONTAINERID: "c1", CNI_IFNAME: "net1", CNI_PATH: "/opt/cni/bin" };
+  const del = (code: number, stdin: string, e: Record<string, string> = env) =>
+    checkDelSucceeded(checkOutput(run("DEL", code, err(code))), code, { env: e, stdin: Buffer.from(stdin) });
+  const valid = '{"cniVersion":"1.0.0","name":"n","type":"accelnet","mode":"Bridge"}';
+
   it("let DEL refuse only an environment outside the spec, and only with code 4", () => {
-    const env = { CNI_CONTAINERID: "c1", CNI_IFNAME: "net1", CNI_PATH: "/opt/cni/bin" };
-    const refused = checkOutput(run("DEL", 4, err(4)));
-    expect(checkDelSucceeded(refused, 4, env)).toHaveLength(1);
-    expect(checkDelSucceeded(refused, 4, { ...env, CNI_CONTAINERID: "a%" })).toEqual([]);
-    expect(checkDelSucceeded(refused, 4, { ...env, CNI_IFNAME: "x".repeat(16) })).toEqual([]);
+    expect(del(4, valid)).toHaveLength(1);
+    expect(del(4, valid, { ...env, CNI_CONTAINERID: "a%" })).toEqual([]);
+    expect(del(4, valid, { ...env, CNI_IFNAME: "x".repeat(16) })).toEqual([]);
     expect(envOutsideSpec({ ...env, CNI_IFNAME: "ñet" })).toBe(false);
     expect(envOutsideSpec({ ...env, CNI_IFNAME: "net%d" })).toBe(false);
-    const invalid = checkOutput(run("DEL", 7, err(7)));
-    expect(checkDelSucceeded(invalid, 7, { ...env, CNI_CONTAINERID: "a%" })).toHaveLength(1);
+    expect(del(7, valid, { ...env, CNI_CONTAINERID: "a%" })).toHaveLength(1);
+    expect(del(4, valid, { ...env, CNI_ARGS: "A=1;;B=2" })).toEqual([]);
+    expect(del(4, valid, { ...env, CNI_ARGS: "IgnoreUnknown=1;MAC=zz:zz" })).toHaveLength(1);
+  });
+
+  it("let DEL refuse only a stdin the spec forbids, with the spec's code", () => {
+    expect(del(6, "[]")).toEqual([]);
+    expect(del(6, "{")).toEqual([]);
+    expect(del(1, '{"cniVersion":"2.0.0","name":"n"}')).toEqual([]);
+    expect(del(7, '{"cniVersion":"1.0.0","name":"a/b"}')).toEqual([]);
+    expect(del(7, valid)).toHaveLength(1);
+    expect(del(6, valid)).toHaveLength(1);
+    expect(del(1, '{"name":"n"}')).toHaveLength(1);
   });
 
   it("splice huge, deep and raw-byte values into the stdin without stringifying them", () => {

@@ -3,11 +3,18 @@
 // - the exit status agrees: 0 with a result (ADD) or nothing (DEL), non-zero with an error JSON whose
 //   `code` is an integer and `msg` a string; never a signal;
 // - no code 999 from accelnet itself: a 999 is allowed only when an IPAM plugin printed that same error;
-// - DEL succeeds. The one exception is an environment no runtime sends, which DEL may refuse with
-//   code 4 (as the reference skel does): a required variable missing, a CNI_CONTAINERID outside the
-//   spec's characters (or longer than 128 bytes), a CNI_IFNAME the spec's rules refuse (empty, over 15
-//   bytes, "." or "..", "/", ":" or whitespace). A CNI_IFNAME such as "ñet" or "net%d" is within the
-//   spec's rules (and a tenant can pick it through Multus), so DEL must succeed for it.
+// - DEL succeeds. The exceptions are inputs no runtime sends, which the spec itself forbids and which DEL
+//   may refuse with the spec's code (as the reference skel does):
+//   - code 4: a required variable missing, a CNI_CONTAINERID outside the spec's characters (or longer
+//     than 128 bytes), a CNI_IFNAME the spec's rules refuse (empty, over 15 bytes, "." or "..", "/", ":"
+//     or whitespace). A CNI_IFNAME such as "ñet" or "net%d" is within the spec's rules (and a tenant can
+//     pick it through Multus), so DEL must succeed for it; a CNI_NETNS that is relative or has "..";
+//     a CNI_ARGS outside the spec's "K1=V1;K2=V2" (an empty pair, a key without "="), which DEL may
+//     also refuse with the error the IPAM plugin printed for it;
+//   - code 6: a stdin that is not a JSON object (libcni and Multus decode the config before calling);
+//   - code 1 (or 6): a cniVersion that is not a supported version string;
+//   - code 7: a network `name` that is not a string of the spec's characters.
+//   Every other config, however wrong its fields, must be deletable.
 // The "leaves nothing" invariant is checked by the property (world.ts lists what is left).
 
 export interface RunOutcome {
@@ -40,12 +47,12 @@ export function asErrorJson(v: unknown): CniErrorJson | undefined {
   return { code: v["code"] as number, msg: v["msg"] };
 }
 
-/** Whether one of the IPAM plugins printed this 999 error itself (accelnet passes those through). */
-export function ipamSaid999(error: CniErrorJson, ipamOutputs: readonly string[]): boolean {
+/** Whether one of the IPAM plugins printed this error itself (accelnet passes those through). */
+export function ipamSaid(error: CniErrorJson, ipamOutputs: readonly string[]): boolean {
   return ipamOutputs.some((out) => {
     try {
       const e = asErrorJson(JSON.parse(out));
-      return e !== undefined && e.code === 999 && error.msg.includes(e.msg);
+      return e !== undefined && e.code === error.code && error.msg.includes(e.msg);
     } catch {
       return false;
     }
@@ -81,7 +88,7 @@ export function checkOutput(run: RunOutcome): Checked {
   } else {
     if (error === undefined) {
       v(`exit ${run.status} without an error JSON (integer code, string msg): ${JSON.stringify(text.slice(0, 300))}`);
-    } else if (error.code === 999 && !ipamSaid999(error, run.ipamOutputs)) {
+    } else if (error.code === 999 && !ipamSaid(error, run.ipamOutputs)) {
       v(`code 999 from accelnet itself: ${error.msg}`);
     }
   }
@@ -96,17 +103,52 @@ export function envOutsideSpec(env: Readonly<Record<string, string>>): boolean {
   const ifname = env["CNI_IFNAME"] ?? "";
   if (id === "" || ifname === "" || (env["CNI_PATH"] ?? "") === "") return true;
   if (!containerIdPattern.test(id) || Buffer.byteLength(id) > 128) return true;
-  return Buffer.byteLength(ifname) > 15 || ifname === "." || ifname === ".." || /[/:\s]/u.test(ifname);
+  if (Buffer.byteLength(ifname) > 15 || ifname === "." || ifname === ".." || /[/:\s]/u.test(ifname)) return true;
+  if (cniArgsMalformed(env["CNI_ARGS"] ?? "")) return true;
+  // CNI_NETNS is optional for DEL, but when given a runtime gives a plain absolute path.
+  const netns = env["CNI_NETNS"];
+  return netns !== undefined && netns !== "" && (!netns.startsWith("/") || netns.split("/").includes(".."));
 }
 
-/** DEL's own invariant: it succeeds (or refuses an environment outside the spec with code 4). */
+/** CNI_ARGS outside the spec's "K1=V1;K2=V2" shape: an empty pair or one without "=". */
+export function cniArgsMalformed(args: string): boolean {
+  return args !== "" && args.split(";").some((pair) => pair.indexOf("=") <= 0);
+}
+
+export const SUPPORTED_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
+const networkNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** The codes the spec lets DEL answer for this stdin (see the top of this file); none for a valid one. */
+export function delCodesForStdin(stdin: Buffer): number[] {
+  let conf: unknown;
+  try {
+    conf = JSON.parse(stdin.toString("utf8"));
+  } catch {
+    return [6];
+  }
+  if (!isObject(conf)) return [6];
+  const codes: number[] = [];
+  const version = conf["cniVersion"];
+  if (version !== undefined && !(typeof version === "string" && SUPPORTED_VERSIONS.includes(version))) codes.push(1, 6);
+  const name = conf["name"];
+  if (!(typeof name === "string" && networkNamePattern.test(name))) codes.push(7);
+  return codes;
+}
+
+/** DEL's own invariant: it succeeds, or refuses an input the spec forbids with the spec's code. */
 export function checkDelSucceeded(
   checked: Checked,
   status: number | null,
-  env: Readonly<Record<string, string>>,
+  inv: { env: Readonly<Record<string, string>>; stdin: Buffer; ipamOutputs?: readonly string[] },
 ): string[] {
   if (status === 0) return [];
-  if (checked.error?.code === 4 && envOutsideSpec(env)) return [];
+  const code = checked.error?.code;
+  if (code === 4 && envOutsideSpec(inv.env)) return [];
+  // IPAM plugins parse CNI_ARGS strictly (libcni's LoadArgs): their refusal passes through.
+  const error = checked.error;
+  if (error !== undefined && cniArgsMalformed(inv.env["CNI_ARGS"] ?? "") && ipamSaid(error, inv.ipamOutputs ?? []))
+    return [];
+  if (code !== undefined && delCodesForStdin(inv.stdin).includes(code)) return [];
   const what = checked.error === undefined ? `exit ${status}` : `code ${checked.error.code}: ${checked.error.msg}`;
   return [`DEL: failed (${what})`];
 }

@@ -10,6 +10,8 @@ import type { World } from "./world.js";
 export interface CaseReport {
   violations: string[];
   runs: number;
+  /** ADD's exit status and error code ("0", "7", ...), for the run's summary. */
+  addOutcome: string;
   reproduction: string;
 }
 
@@ -18,11 +20,15 @@ export function runCase(world: World, c: FuzzCase): CaseReport {
   const { add, del } = render(c, names);
   const violations: string[] = [];
   let runs = 0;
+  let addOutcome = "";
   const runDel = (label: string, inv: Invocation) => {
     const r = world.run(inv);
     runs += 1;
     const checked = checkOutput(r);
-    violations.push(...checked.violations, ...checkDelSucceeded(checked, r.status, inv.env));
+    violations.push(
+      ...checked.violations,
+      ...checkDelSucceeded(checked, r.status, { ...inv, ipamOutputs: r.ipamOutputs }),
+    );
     violations.push(...world.leftovers().map((l) => `${label}: left ${l}`));
   };
   try {
@@ -30,6 +36,7 @@ export function runCase(world: World, c: FuzzCase): CaseReport {
     runs += 1;
     const checked = checkOutput(a);
     violations.push(...checked.violations);
+    addOutcome = a.status === 0 ? "ok" : String(checked.error?.code ?? `exit ${a.status}`);
     if (a.status !== 0)
       violations.push(...world.leftovers().map((l) => `ADD failed (${codeOf(checked.error)}): left ${l}`));
     if (c.del.netns === "gone") world.deletePod();
@@ -42,7 +49,7 @@ export function runCase(world: World, c: FuzzCase): CaseReport {
     `ADD ${describeInvocation(add)}`,
     ...(del.stdin.equals(add.stdin) && c.del.netns !== "unset" ? [] : [`DEL ${describeInvocation(del)}`]),
   ].join("\n");
-  return { violations, runs, reproduction };
+  return { violations, runs, addOutcome, reproduction };
 }
 
 function codeOf(e: { code: number } | undefined): string {

@@ -144,7 +144,7 @@ export class World {
       }
     }
     for (const l of ipJson<IpLink>("-d", "link", "show")) {
-      if (l.link === this.names.master || l.link === this.names.peer) {
+      if (this.isChildOfMaster(l)) {
         found.push(`link "${l.ifname}" (${l.linkinfo?.info_kind ?? "?"}) on the master in the host netns`);
       }
     }
@@ -161,6 +161,12 @@ export class World {
     return found;
   }
 
+  /** A link stacked on the veth master or its peer (a veth's own peer names it as `link` too). */
+  private isChildOfMaster(l: IpLink): boolean {
+    const ours = [this.names.master, this.names.peer];
+    return l.link !== undefined && ours.includes(l.link) && !ours.includes(l.ifname);
+  }
+
   /** Removes whatever the case left, by force, so the next case starts clean. */
   endCase(): void {
     if (this.pod !== "") {
@@ -172,7 +178,7 @@ export class World {
       this.pod = "";
     }
     for (const l of ipJson<IpLink>("-d", "link", "show")) {
-      if (l.link === this.names.master || l.link === this.names.peer) ip("link", "del", l.ifname);
+      if (this.isChildOfMaster(l)) ip("link", "del", l.ifname);
     }
     rmSync(this.names.ipamDir, { recursive: true, force: true });
     for (const entry of existsSync(this.names.stateDir) ? readdirSync(this.names.stateDir) : []) {
