@@ -83,7 +83,8 @@ describe.skipIf(!ready)(`fuzz: dist/accelnet keeps its invariants (${ready ? "ro
         );
       } finally {
         console.log(
-          `fuzz: seed ${seed}: ${cases} cases, ${pluginRuns} plugin runs in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+          `fuzz: seed ${seed}: ${cases} cases, ${pluginRuns} plugin runs in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+            `ADD outcomes (ok or error code): ${[...outcomes].map(([k, n]) => `${k} ×${n}`).join(", ")}`,
         );
       }
     },

@@ -170,7 +170,15 @@ const withOddKeys = (ipam: fc.Arbitrary<Record<string, unknown>>) =>
   fc
     .tuple(
       ipam,
-      fc.dictionary(fc.constantFrom("x", "nested", "capabilities", "cniVersion", "name"), oddString, { maxKeys: 2 }),
+      fc.oneof(
+        { arbitrary: fc.constant({}), weight: 4 },
+        {
+          arbitrary: fc.dictionary(fc.constantFrom("x", "nested", "capabilities", "cniVersion", "name"), oddString, {
+            maxKeys: 2,
+          }),
+          weight: 1,
+        },
+      ),
     )
     .map(([base, extra]) => ({ ...extra, ...base }));
 
@@ -261,11 +269,14 @@ const cniVersion = fc.oneof(
   { arbitrary: wrongType, weight: 1 },
 );
 
-const extraKeys = fc.dictionary(
+const someExtraKeys = fc.dictionary(
   fc.constantFrom("x", "capabilities", "prevResult", "args", "linkInContainer", "stateDir", "name", "type"),
   oddString,
   { maxKeys: 2 },
 );
+
+/** Mostly none: each odd key alone makes the config invalid, which would keep ADD from getting deep. */
+const extraKeys = fc.oneof({ arbitrary: fc.constant({}), weight: 5 }, { arbitrary: someExtraKeys, weight: 1 });
 
 export interface ConfCase {
   shape: Shape;
@@ -339,7 +350,7 @@ const conf: fc.Arbitrary<ConfCase> = fc.oneof(
 // ---------------------------------------------------------------- environment
 
 const containerId = fc.oneof(
-  { arbitrary: fc.constantFrom("fuzzc1", "0123456789abcdef".repeat(4)), weight: 10 },
+  { arbitrary: fc.constantFrom("fuzzc1", "0123456789abcdef".repeat(4)), weight: 20 },
   {
     arbitrary: fc.constantFrom(
       "a%",
@@ -361,7 +372,7 @@ const containerId = fc.oneof(
 );
 
 const ifname = fc.oneof(
-  { arbitrary: fc.constantFrom("net1", "eth1"), weight: 10 },
+  { arbitrary: fc.constantFrom("net1", "eth1"), weight: 20 },
   {
     arbitrary: fc.constantFrom(
       "net%d",
