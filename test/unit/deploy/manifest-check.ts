@@ -39,7 +39,7 @@ const kinds: Record<string, KindInfo> = {
         const config = this.data.spec?.config;
         if (config !== undefined && typeof config !== "string") throw new Error("spec.config must be a string");
       }
-    } as unknown as KindInfo["model"],
+    },
     typeName: "INetworkAttachmentDefinition",
     typeImport: "",
   },
