@@ -18,6 +18,9 @@ mark() {
   fi
 }
 
+# The initramfs root comes up world-writable; DPDK's EAL refuses to load its
+# PMD plugins from under a world-writable directory, as a node's / is not.
+chmod 0755 /
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -26,7 +29,8 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mkdir -p /run/netns
+mkdir -p /run/netns /dev/hugepages
+mount -t hugetlbfs -o pagesize=2M hugetlbfs /dev/hugepages
 exec < /dev/console > /dev/console 2>&1
 
 release=$(uname -r)
