@@ -11,6 +11,7 @@ import type {
   RouteArgs,
   VdpaDevice,
   VdpaDriver,
+  VdpaMgmtdev,
   Vf,
   VfioInfo,
   VfSetting,
@@ -251,6 +252,13 @@ const phase2Commands = {
       ["count", a.count],
     ]);
   },
+  /**
+   * Gives a PCI function back to its default kernel driver (clear driver_override, unbind, drivers_probe);
+   * EBUSY while a workload holds its VFIO group. `pci.driver` is null when no driver claims it.
+   */
+  pciReprobe(a: { addr: string }): Command<PciResult> {
+    return build("pci-reprobe", [["addr", a.addr]]);
+  },
   vfioInfo(a: { addr: string }): Command<VfioInfo> {
     return build("vfio-info", [["addr", a.addr]]);
   },
@@ -274,6 +282,27 @@ const phase2Commands = {
   },
   vhostVdpaInfo(a: { dev: string }): Command<VhostVdpaInfo> {
     return build("vhost-vdpa-info", [["dev", a.dev]]);
+  },
+  /** The vdpa management devices; [] without a vdpa bus. */
+  vdpaMgmtdevList(): Command<{ mgmtdevs: VdpaMgmtdev[] }> {
+    return build("vdpa-mgmtdev-list", []);
+  },
+  /**
+   * Creates vdpa device `name` on `mgmtdev` ("pci/0000:00:02.1" or "vduse"), with the virtio-net attributes
+   * given (a management device that does not take one fails with EOPNOTSUPP and the kernel's words).
+   */
+  vdpaDevAdd(a: { name: string; mgmtdev: string; mac?: string; mtu?: number; maxVqp?: number }): Command<VdpaResult> {
+    return build("vdpa-dev-add", [
+      ["name", a.name],
+      ["mgmtdev", a.mgmtdev],
+      ["mac", a.mac],
+      ["mtu", a.mtu],
+      ["max_vqp", a.maxVqp],
+    ]);
+  },
+  /** Deletes a vdpa device: ENODEV when there is none; EBUSY while a workload holds its vhost-vdpa device. */
+  vdpaDevDel(a: { dev: string }): Command<Empty> {
+    return build("vdpa-dev-del", [["dev", a.dev]]);
   },
   inventory(a: { vdpa?: boolean } = {}): Command<Inventory> {
     return build("inventory", [["vdpa", a.vdpa]]);

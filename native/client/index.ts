@@ -24,6 +24,7 @@ export type {
   RouteScope,
   VdpaDevice,
   VdpaDriver,
+  VdpaMgmtdev,
   Vf,
   VfioInfo,
   VfLinkState,

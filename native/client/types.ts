@@ -120,6 +120,26 @@ export interface VdpaDevice {
   mtu: number | null;
 }
 
+/** A vdpa management device (vdpa-mgmtdev-list), named as iproute2's `vdpa mgmtdev show` names it. */
+export interface VdpaMgmtdev {
+  /** "pci/0000:00:02.1" (bus/dev), or the device name alone when it has no bus ("vduse"). */
+  name: string;
+  bus: string | null;
+  dev: string;
+  /** Virtio classes it creates, from VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES: "net", "block", else "virtio-id-N". */
+  classes: string[];
+  /** VDPA_ATTR_DEV_MGMTDEV_MAX_VQS; null when the kernel does not report it. */
+  maxVqs: number | null;
+  /** VDPA_ATTR_DEV_SUPPORTED_FEATURES as "0x..." hex (exact u64; use BigInt); null when not reported. */
+  supportedFeatures: string | null;
+  /**
+   * Which of "mac", "mtu", "max_vqp" it accepts at vdpa-dev-add, when the kernel reports it. No Linux release
+   * reports a management device's config attribute mask (6.12 has no netlink attribute for it), so this is []:
+   * "not reported", not "none"; the kernel's refusal of vdpa-dev-add (EOPNOTSUPP) is the authority.
+   */
+  configAttrs: string[];
+}
+
 export interface Inventory {
   pfs: PciDevice[];
   vfs: PciDevice[];

@@ -24,6 +24,10 @@ struct acn_json;
 #define ACN_PCI_ADDR_LEN 12      /* dddd:bb:dd.f */
 #define ACN_DRIVER_NAME_MAX 31
 #define ACN_VDPA_NAME_MAX 31
+/* A vdpa management device handle: an optional bus name and a device name ("pci" + "0000:00:02.1", "vduse"). */
+#define ACN_MGMTDEV_BUS_MAX 31
+#define ACN_MGMTDEV_DEV_MAX 63
+#define ACN_VDPA_MAX_VQP 0x8000 /* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX */
 /* netns-create/netns-delete manage files directly in this directory, as `ip netns` does. */
 #define ACN_RUN_NETNS_DIR "/run/netns"
 #define ACN_NETNS_NAME_MAX 64
@@ -88,6 +92,10 @@ enum acn_key {
 	ACN_K_WITH_VDPA,  /* "vdpa" of inventory */
 	ACN_K_NETNS_FILE, /* "path" of netns-create/-delete: a file in /run/netns, need not exist */
 	ACN_K_WITH_VIRTUAL, /* "virtual" of uevent-monitor: also net events of virtual devices */
+	/* node setup: vdpa devices on management devices */
+	ACN_K_VDPA_NAME,  /* "name" of vdpa-dev-add: a vdpa device name (stored in dev) */
+	ACN_K_MGMTDEV,    /* "mgmtdev": BUS/DEV or DEV */
+	ACN_K_MAX_VQP,    /* "max_vqp": virtio-net queue pairs */
 	ACN_K_COUNT
 };
 
@@ -111,6 +119,11 @@ struct acn_prefix {
 enum acn_sysctl_key { ACN_SYSCTL_ARP_NOTIFY, ACN_SYSCTL_NDISC_NOTIFY };
 enum acn_vdpa_driver { ACN_VDPA_VHOST, ACN_VDPA_VIRTIO };
 
+struct acn_mgmtdev {
+	char bus[ACN_MGMTDEV_BUS_MAX + 1]; /* "" when the management device has no bus (VDUSE) */
+	char dev[ACN_MGMTDEV_DEV_MAX + 1];
+};
+
 /* One command's validated arguments. Fields are valid only when present. */
 struct acn_opts {
 	uint64_t present;
@@ -133,6 +146,8 @@ struct acn_opts {
 	bool with_vdpa;
 	char netns_file[ACN_NETNS_FILE_MAX + 1];
 	bool with_virtual;
+	struct acn_mgmtdev mgmtdev;
+	uint32_t max_vqp;
 };
 
 static inline bool acn_has(const struct acn_opts *o, enum acn_key k)
@@ -194,6 +209,7 @@ int acn_vf_set_check(const char *cmd, const struct acn_opts *o, struct acn_err *
 int acn_pci_show(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_pci_bind(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_sriov_numvfs(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_pci_reprobe(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_inventory(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vfio_info(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vdpa_list(struct acn_ctx *ctx, const struct acn_opts *o);
@@ -201,6 +217,9 @@ int acn_vdpa_show(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vdpa_bind(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vdpa_config_set(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vhost_vdpa_info(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vdpa_mgmtdev_list(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vdpa_dev_add(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_vdpa_dev_del(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_netns_create(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_netns_delete(struct acn_ctx *ctx, const struct acn_opts *o);
 /* Streams until stdin EOF or SIGTERM; must be the only command of its invocation (main.c). */

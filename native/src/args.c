@@ -21,7 +21,7 @@
 #include "validate.h"
 
 enum kind { K_IFNAME, K_NETNS, K_BOOL, K_U32, K_MAC, K_VF_MAC, K_CIDR, K_IP, K_CHOICE, K_ALTNAME, K_PCI, K_DRIVER,
-	    K_VDPA, K_NETNS_FILE };
+	    K_VDPA, K_NETNS_FILE, K_MGMTDEV };
 
 struct choice {
 	const char *name;
@@ -110,6 +110,10 @@ static const struct key_def keys[ACN_K_COUNT] = {
 	/* Same key name as ACN_K_PATH (netns-check): this one is a file to create or delete, not opened here. */
 	[ACN_K_NETNS_FILE] = { "path", K_NETNS_FILE, OFF(netns_file), 0, 0, NULL },
 	[ACN_K_WITH_VIRTUAL] = { "virtual", K_BOOL, OFF(with_virtual), 0, 0, NULL },
+	/* Same key name as ACN_K_NAME (an interface): vdpa-dev-add names a vdpa device, kept in dev. */
+	[ACN_K_VDPA_NAME] = { "name", K_VDPA, OFF(dev), 0, 0, NULL },
+	[ACN_K_MGMTDEV] = { "mgmtdev", K_MGMTDEV, OFF(mgmtdev), 0, 0, NULL },
+	[ACN_K_MAX_VQP] = { "max_vqp", K_U32, OFF(max_vqp), 1, ACN_VDPA_MAX_VQP, NULL },
 };
 
 const char *acn_key_name(enum acn_key k)
@@ -201,6 +205,11 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 				   cmd, d->name, v);
 		snprintf(dst, ACN_VDPA_NAME_MAX + 1, "%s", v);
 		return 0;
+	case K_MGMTDEV:
+		reason = acn_mgmtdev_parse(v, dst);
+		if (reason)
+			return bad(err, -EINVAL, d->name, "%s: invalid %s \"%.80s\": %s", cmd, d->name, v, reason);
+		return 0;
 	case K_NETNS_FILE:
 		if (!acn_netns_file_valid(v))
 			return bad(err, -EINVAL, d->name,
@@ -256,7 +265,10 @@ static int parse_value(const char *cmd, enum acn_key k, const char *v, struct ac
 	return bad(err, -EINVAL, d->name, "%s: key %s has no parser", cmd, d->name);
 }
 
-/* Two keys may share a name ("addr", "driver", "path", "mac") with different kinds: the command's mask picks one. */
+/*
+ * Two keys may share a name ("addr", "driver", "path", "mac", "name") with different kinds: the command's
+ * mask picks one.
+ */
 static int find_key(const char *key, size_t len, uint64_t allowed)
 {
 	int k, any = -1;

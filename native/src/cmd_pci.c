@@ -2,7 +2,9 @@
 /*
  * PCI functions through sysfs: pci-show, pci-bind (driver_override, unbind,
  * drivers_probe, clear override, verify) and sriov-numvfs. Each replies with
- * the PCI object read back after the change.
+ * the PCI object read back after the change. Neither unbinds a function
+ * whose VFIO group a workload holds open (the kernel would block until it
+ * is closed): EBUSY before anything is written (held.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +15,10 @@
 
 #include "dev.h"
 #include "sysfs.h"
+#include "validate.h"
 
 /* The PCI object with its vdpa children (an absent vdpa bus simply means none). */
-static int put_pci(struct acn_ctx *ctx, const char *addr)
+int acn_pci_reply(struct acn_ctx *ctx, const char *addr)
 {
 	struct acn_vdpa_sys *vdpa = NULL;
 	size_t nvdpa = 0;
@@ -30,14 +33,36 @@ static int put_pci(struct acn_ctx *ctx, const char *addr)
 
 int acn_pci_show(struct acn_ctx *ctx, const struct acn_opts *o)
 {
-	return put_pci(ctx, o->pci);
+	return acn_pci_reply(ctx, o->pci);
 }
 
 int acn_pci_bind(struct acn_ctx *ctx, const struct acn_opts *o)
 {
-	int rc = acn_sysfs_bind(ctx->g, "pci", o->pci, o->driver, ctx->err);
+	int rc = 0;
 
-	return rc < 0 ? rc : put_pci(ctx, o->pci);
+	/* Only a move away from vfio-pci unbinds it; binding to vfio-pci when already there writes nothing. */
+	if (strcmp(o->driver, "vfio-pci") != 0)
+		rc = acn_vfio_check_released(ctx->g, o->pci, ctx->err);
+	if (rc == 0)
+		rc = acn_sysfs_bind(ctx->g, "pci", o->pci, o->driver, ctx->err);
+	return rc < 0 ? rc : acn_pci_reply(ctx, o->pci);
+}
+
+/* Removing VFs unbinds every one of them: refuse while any VF's VFIO group is held. */
+static int vfs_released(struct acn_ctx *ctx, int pf_dfd)
+{
+	struct acn_names links;
+	char vf[64];
+	size_t i;
+	int rc = 0;
+
+	if (acn_names_read(pf_dfd, NULL, acn_is_virtfn, &links) < 0)
+		return 0;
+	for (i = 0; i < links.n && rc == 0; i++)
+		if (acn_sysfs_link_at(pf_dfd, links.v[i], vf, sizeof(vf)) == 0 && acn_pci_addr_valid(vf))
+			rc = acn_vfio_check_released(ctx->g, vf, ctx->err);
+	acn_names_free(&links);
+	return rc;
 }
 
 /*
@@ -75,6 +100,9 @@ int acn_sriov_numvfs(struct acn_ctx *ctx, const struct acn_opts *o)
 	}
 	if (now == (long)o->numvfs)
 		goto close_dfd;
+	rc = now != 0 ? vfs_released(ctx, dfd) : 0;
+	if (rc < 0)
+		goto close_dfd;
 	if (now != 0 && o->numvfs != 0) {
 		rc = acn_sysfs_write(path, "0", ctx->err, "write sriov_numvfs", o->pci);
 		if (rc < 0)
@@ -84,5 +112,5 @@ int acn_sriov_numvfs(struct acn_ctx *ctx, const struct acn_opts *o)
 	rc = acn_sysfs_write(path, value, ctx->err, "write sriov_numvfs", o->pci);
 close_dfd:
 	close(dfd);
-	return rc < 0 ? rc : put_pci(ctx, o->pci);
+	return rc < 0 ? rc : acn_pci_reply(ctx, o->pci);
 }

@@ -5,6 +5,8 @@
  * driver, char device and netdev from sysfs (/sys/bus/vdpa/devices/<name>).
  * A kernel without the vdpa family has no vdpa devices: vdpa-list answers
  * an empty list, the commands that name a device fail with ENODEV.
+ * vdpa-bind away from vhost_vdpa refuses (EBUSY) a device whose char device
+ * a workload holds: the unbind would block until it is closed (held.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,8 +16,8 @@
 #include "sysfs.h"
 #include "vdpa_nl.h"
 
-/* Writes @key: VDPA for one device from both sources. */
-static int put_one(struct acn_ctx *ctx, struct acn_vdpa_conn *c, const char *name)
+/* Writes "vdpa": VDPA for one device from both sources. */
+int acn_vdpa_reply(struct acn_ctx *ctx, struct acn_vdpa_conn *c, const char *name)
 {
 	struct acn_vdpa_sys sys;
 	struct acn_vdpa_nl nl;
@@ -78,7 +80,7 @@ int acn_vdpa_show(struct acn_ctx *ctx, const struct acn_opts *o)
 	rc = acn_vdpa_nl_open(&c, o->dev, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = put_one(ctx, &c, o->dev);
+	rc = acn_vdpa_reply(ctx, &c, o->dev);
 	acn_vdpa_nl_close(&c);
 	return rc;
 }
@@ -92,9 +94,13 @@ int acn_vdpa_bind(struct acn_ctx *ctx, const struct acn_opts *o)
 	rc = acn_vdpa_nl_open(&c, o->dev, ctx->err);
 	if (rc < 0)
 		return rc;
-	rc = acn_sysfs_bind(ctx->g, "vdpa", o->dev, driver, ctx->err);
+	/* Only a move away from vhost_vdpa unbinds it; a workload holding its char device would block that. */
+	if (o->vdpa_driver != ACN_VDPA_VHOST)
+		rc = acn_vhost_vdpa_check_released(ctx->g, o->dev, ctx->err);
 	if (rc == 0)
-		rc = put_one(ctx, &c, o->dev);
+		rc = acn_sysfs_bind(ctx->g, "vdpa", o->dev, driver, ctx->err);
+	if (rc == 0)
+		rc = acn_vdpa_reply(ctx, &c, o->dev);
 	acn_vdpa_nl_close(&c);
 	return rc;
 }
@@ -109,7 +115,7 @@ int acn_vdpa_config_set(struct acn_ctx *ctx, const struct acn_opts *o)
 		return rc;
 	rc = acn_vdpa_nl_set_mac(&c, o->dev, o->mac, ctx->err);
 	if (rc == 0)
-		rc = put_one(ctx, &c, o->dev);
+		rc = acn_vdpa_reply(ctx, &c, o->dev);
 	acn_vdpa_nl_close(&c);
 	return rc;
 }

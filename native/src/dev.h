@@ -56,4 +56,18 @@ int acn_pci_put(const struct acn_globals *g, const char *addr, const struct acn_
 		const struct acn_vdpa_sys *vdpa, size_t nvdpa, struct acn_json *out, const char *key,
 		struct acn_err *err);
 
+/* Writes "pci": PCI for addr with its vdpa children (the reply of pci-show, pci-bind, sriov-numvfs, pci-reprobe). */
+int acn_pci_reply(struct acn_ctx *ctx, const char *addr);
+/* True for a PF's "virtfnN" link names. */
+bool acn_is_virtfn(const char *name);
+
+/*
+ * EBUSY (op "open vfio group") when addr is bound to vfio-pci and its VFIO
+ * group file is open elsewhere; EBUSY (op "open vhost-vdpa") when the vdpa
+ * device is on vhost_vdpa and its char device is open elsewhere. Unbinding
+ * such a device would block until the holder lets go. 0 otherwise.
+ */
+int acn_vfio_check_released(const struct acn_globals *g, const char *addr, struct acn_err *err);
+int acn_vhost_vdpa_check_released(const struct acn_globals *g, const char *name, struct acn_err *err);
+
 #endif

@@ -59,6 +59,7 @@ static const struct acn_cmd_def commands[] = {
 	{ "pci-show", O(PCI), 0, acn_pci_show, NULL },
 	{ "pci-bind", O(PCI) | O(DRIVER), 0, acn_pci_bind, NULL },
 	{ "sriov-numvfs", O(PCI) | O(NUMVFS), 0, acn_sriov_numvfs, NULL },
+	{ "pci-reprobe", O(PCI), 0, acn_pci_reprobe, NULL },
 	{ "vfio-info", O(PCI), 0, acn_vfio_info, NULL },
 	{ "vdpa-list", 0, 0, acn_vdpa_list, NULL },
 	{ "vdpa-show", O(DEV), 0, acn_vdpa_show, NULL },
@@ -66,6 +67,10 @@ static const struct acn_cmd_def commands[] = {
 	{ "vdpa-config-set", O(DEV) | O(MAC), 0, acn_vdpa_config_set, NULL },
 	{ "vhost-vdpa-info", O(DEV), 0, acn_vhost_vdpa_info, NULL },
 	{ "inventory", 0, O(WITH_VDPA), acn_inventory, NULL },
+	/* node setup: vdpa devices on management devices */
+	{ "vdpa-mgmtdev-list", 0, 0, acn_vdpa_mgmtdev_list, NULL },
+	{ "vdpa-dev-add", O(VDPA_NAME) | O(MGMTDEV), O(MAC) | O(MTU) | O(MAX_VQP), acn_vdpa_dev_add, NULL },
+	{ "vdpa-dev-del", O(DEV), 0, acn_vdpa_dev_del, NULL },
 	/* temporary netns for SR-IOV/vDPA moves */
 	{ "netns-create", O(NETNS_FILE), 0, acn_netns_create, NULL },
 	{ "netns-delete", O(NETNS_FILE), 0, acn_netns_delete, NULL },

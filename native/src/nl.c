@@ -45,6 +45,11 @@ void acn_attr_put_u8(struct acn_nlmsg *m, uint16_t type, uint8_t v)
 	acn_attr_put(m, type, sizeof(v), &v);
 }
 
+void acn_attr_put_u16(struct acn_nlmsg *m, uint16_t type, uint16_t v)
+{
+	acn_attr_put(m, type, sizeof(v), &v);
+}
+
 void acn_attr_put_u32(struct acn_nlmsg *m, uint16_t type, uint32_t v)
 {
 	acn_attr_put(m, type, sizeof(v), &v);
@@ -176,6 +181,14 @@ uint16_t acn_attr_u16(const struct nlattr *a)
 uint32_t acn_attr_u32(const struct nlattr *a)
 {
 	uint32_t v;
+
+	memcpy(&v, acn_attr_data(a), sizeof(v));
+	return v;
+}
+
+uint64_t acn_attr_u64(const struct nlattr *a)
+{
+	uint64_t v;
 
 	memcpy(&v, acn_attr_data(a), sizeof(v));
 	return v;

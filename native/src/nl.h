@@ -69,6 +69,7 @@ void *acn_nlmsg_init(struct acn_nlmsg *m, uint16_t type, uint16_t flags, size_t 
 		     const struct acn_nl_policy_set *policy);
 void acn_attr_put(struct acn_nlmsg *m, uint16_t type, size_t len, const void *data);
 void acn_attr_put_u8(struct acn_nlmsg *m, uint16_t type, uint8_t v);
+void acn_attr_put_u16(struct acn_nlmsg *m, uint16_t type, uint16_t v);
 void acn_attr_put_u32(struct acn_nlmsg *m, uint16_t type, uint32_t v);
 void acn_attr_put_s32(struct acn_nlmsg *m, uint16_t type, int32_t v);
 void acn_attr_put_strz(struct acn_nlmsg *m, uint16_t type, const char *s);
@@ -87,6 +88,7 @@ size_t acn_attr_len(const struct nlattr *a);
 uint8_t acn_attr_u8(const struct nlattr *a);
 uint16_t acn_attr_u16(const struct nlattr *a);
 uint32_t acn_attr_u32(const struct nlattr *a);
+uint64_t acn_attr_u64(const struct nlattr *a);
 int32_t acn_attr_s32(const struct nlattr *a);
 const char *acn_attr_str(const struct nlattr *a);
 

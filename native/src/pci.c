@@ -37,7 +37,7 @@ static void put_long_or_null(struct acn_json *out, const char *key, int dfd, con
 		acn_json_null(out, key);
 }
 
-static bool is_virtfn(const char *name)
+bool acn_is_virtfn(const char *name)
 {
 	return strncmp(name, "virtfn", 6) == 0 && name[6] >= '0' && name[6] <= '9';
 }
@@ -55,7 +55,7 @@ static int vf_index(const struct acn_globals *g, const char *pf, const char *add
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
-	if (acn_names_read(dfd, NULL, is_virtfn, &links) == 0) {
+	if (acn_names_read(dfd, NULL, acn_is_virtfn, &links) == 0) {
 		for (i = 0; i < links.n && index < 0; i++)
 			if (acn_sysfs_link_at(dfd, links.v[i], target, sizeof(target)) == 0 && strcmp(target, addr) == 0)
 				index = atoi(links.v[i] + 6);

@@ -53,4 +53,11 @@ void acn_names_free(struct acn_names *names);
 int acn_sysfs_bind(const struct acn_globals *g, const char *bus, const char *name, const char *driver,
 		   struct acn_err *err);
 
+/*
+ * Gives a device on bus back to the driver the bus matches by itself: "\n" to
+ * driver_override, unbind when bound, drivers_probe. No driver claiming it
+ * is not an error (the caller reads the driver back).
+ */
+int acn_sysfs_reprobe(const struct acn_globals *g, const char *bus, const char *name, struct acn_err *err);
+
 #endif

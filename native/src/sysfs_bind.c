@@ -7,6 +7,8 @@
  * again so a later re-probe is not pinned, then verify the driver link.
  * Already bound to the requested driver: nothing is written (unbinding a
  * vfio-pci device whose group is open would block).
+ * Reprobing gives a device back to the driver the bus picks by itself: clear
+ * driver_override, unbind, drivers_probe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -107,4 +109,30 @@ clear_override:
 			 now[0] ? "bound to " : "unbound", now, driver);
 	}
 	return rc;
+}
+
+int acn_sysfs_reprobe(const struct acn_globals *g, const char *bus, const char *name, struct acn_err *err)
+{
+	char dev[ACN_PATH_MAX], busdir[ACN_PATH_MAX], now[64];
+	int rc;
+
+	rc = acn_sysfs_device(g, bus, name, dev, sizeof(dev), err);
+	if (rc < 0)
+		return rc;
+	rc = acn_path_fmt(busdir, sizeof(busdir), "%s/bus/%s", g->sysfs_root, bus);
+	if (rc < 0)
+		return acn_fail(err, rc, "lookup device", name);
+	/* First, so that the probe matches by id tables again, not by a leftover override. */
+	rc = write_at(dev, "driver_override", "\n", err, "write driver_override", name);
+	if (rc < 0)
+		return rc;
+	rc = current_driver(dev, now, sizeof(now));
+	if (rc < 0)
+		return acn_fail(err, rc, "readlink driver", name);
+	if (now[0]) {
+		rc = write_at(dev, "driver/unbind", name, err, "write unbind", name);
+		if (rc < 0)
+			return rc;
+	}
+	return write_at(busdir, "drivers_probe", name, err, "write drivers_probe", name);
 }

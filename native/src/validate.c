@@ -91,6 +91,41 @@ bool acn_driver_name_valid(const char *s)
 	return true;
 }
 
+static bool bus_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+static bool dev_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+	       c == ':' || c == '-';
+}
+
+const char *acn_mgmtdev_parse(const char *s, struct acn_mgmtdev *m)
+{
+	const char *slash = strchr(s, '/');
+	const char *dev = slash ? slash + 1 : s;
+	size_t buslen = slash ? (size_t)(slash - s) : 0, devlen = strlen(dev), i;
+
+	memset(m, 0, sizeof(*m));
+	if (slash && (buslen == 0 || buslen > ACN_MGMTDEV_BUS_MAX))
+		return "the bus before '/' must be 1-31 bytes of [a-z0-9_-]";
+	for (i = 0; i < buslen; i++)
+		if (!bus_char(s[i]))
+			return "the bus before '/' must be 1-31 bytes of [a-z0-9_-]";
+	if (devlen == 0 || devlen > ACN_MGMTDEV_DEV_MAX || strcmp(dev, ".") == 0 || strcmp(dev, "..") == 0)
+		return "expected BUS/DEV or DEV, DEV 1-63 bytes of [A-Za-z0-9_.:-] (like pci/0000:00:02.1 or vduse)";
+	for (i = 0; i < devlen; i++)
+		if (!dev_char(dev[i]))
+			return "expected BUS/DEV or DEV, DEV 1-63 bytes of [A-Za-z0-9_.:-] (like pci/0000:00:02.1 or vduse)";
+	if (buslen == 3 && memcmp(s, "pci", 3) == 0 && !acn_pci_addr_valid(dev))
+		return "a pci management device is named by its PCI address dddd:bb:dd.f in lowercase hex";
+	memcpy(m->bus, s, buslen);
+	memcpy(m->dev, dev, devlen);
+	return NULL;
+}
+
 bool acn_netns_file_valid(const char *path)
 {
 	static const char dir[] = ACN_RUN_NETNS_DIR "/";

@@ -21,6 +21,13 @@ bool acn_pci_addr_valid(const char *s);
 bool acn_driver_name_valid(const char *s);
 /* A vdpa device name: like an interface name but up to 31 bytes. */
 bool acn_vdpa_name_valid(const char *s);
+/*
+ * A vdpa management device as iproute2 names it: "BUS/DEV" or "DEV" (no bus,
+ * like "vduse"). BUS is 1-31 bytes of [a-z0-9_-]; DEV 1-63 bytes of
+ * [A-Za-z0-9_.:-], not "." or ".."; on the pci bus DEV is a PCI address.
+ * Returns NULL or the reason it is refused.
+ */
+const char *acn_mgmtdev_parse(const char *s, struct acn_mgmtdev *m);
 /* ACN_RUN_NETNS_DIR "/" NAME, NAME 1-64 bytes of [A-Za-z0-9_.-], not "." or "..". */
 bool acn_netns_file_valid(const char *path);
 /* xx:xx:xx:xx:xx:xx; returns NULL or the reason it is refused. */

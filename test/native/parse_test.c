@@ -358,6 +358,68 @@ static void test_vf_set_zero_mac(void)
 	CHECK(strcmp(err.message, "vdpa-config-set: invalid mac \"00:00:00:00:00:00\": is all zero") == 0);
 }
 
+static void test_mgmtdev_validator(void)
+{
+	char dev64[80], bus32[80];
+	struct acn_mgmtdev m;
+
+	CHECK(acn_mgmtdev_parse("vduse", &m) == NULL && strcmp(m.bus, "") == 0 && strcmp(m.dev, "vduse") == 0);
+	CHECK(acn_mgmtdev_parse("pci/0000:00:02.1", &m) == NULL && strcmp(m.bus, "pci") == 0 &&
+	      strcmp(m.dev, "0000:00:02.1") == 0);
+	CHECK(acn_mgmtdev_parse("auxiliary/mlx5_core.sf.2", &m) == NULL && strcmp(m.bus, "auxiliary") == 0);
+	CHECK(acn_mgmtdev_parse("vdpasim_net", &m) == NULL);
+	CHECK(acn_mgmtdev_parse("", &m) != NULL && acn_mgmtdev_parse("/vduse", &m) != NULL);
+	CHECK(acn_mgmtdev_parse("pci/", &m) != NULL && acn_mgmtdev_parse("a/b/c", &m) != NULL);
+	CHECK(acn_mgmtdev_parse("..", &m) != NULL && acn_mgmtdev_parse("pci/..", &m) != NULL);
+	CHECK(acn_mgmtdev_parse("bus/.", &m) != NULL && acn_mgmtdev_parse("bus/..x", &m) == NULL);
+	CHECK(strcmp(acn_mgmtdev_parse("pci/0000:00:02", &m),
+		     "a pci management device is named by its PCI address dddd:bb:dd.f in lowercase hex") == 0);
+	CHECK(acn_mgmtdev_parse("pci/0000:00:02.A", &m) != NULL && acn_mgmtdev_parse("PCI/0000:00:02.1", &m) != NULL);
+	CHECK(acn_mgmtdev_parse("vd use", &m) != NULL && acn_mgmtdev_parse("vduse\n", &m) != NULL);
+	CHECK(acn_mgmtdev_parse("vd\xc3\xa9", &m) != NULL && acn_mgmtdev_parse("b\\us/x", &m) != NULL);
+	snprintf(dev64, sizeof(dev64), "%063d", 0);
+	CHECK(acn_mgmtdev_parse(dev64, &m) == NULL && strlen(m.dev) == 63);
+	snprintf(dev64, sizeof(dev64), "%064d", 0);
+	CHECK(acn_mgmtdev_parse(dev64, &m) != NULL);
+	snprintf(bus32, sizeof(bus32), "%031d/x", 0);
+	CHECK(acn_mgmtdev_parse(bus32, &m) == NULL && strlen(m.bus) == 31);
+	snprintf(bus32, sizeof(bus32), "%032d/x", 0);
+	CHECK(acn_mgmtdev_parse(bus32, &m) != NULL);
+}
+
+/*
+ * vdpa-dev-add's keys (the command table's masks, main.c): "name" is a vdpa
+ * device name (31 bytes, kept in dev), not an interface name; max_vqp 1-0x8000.
+ */
+static void test_vdpa_dev_add_args(void)
+{
+	static const struct acn_cmd_def add = { "vdpa-dev-add", ACN_OPT(ACN_K_VDPA_NAME) | ACN_OPT(ACN_K_MGMTDEV),
+						ACN_OPT(ACN_K_MAC) | ACN_OPT(ACN_K_MTU) | ACN_OPT(ACN_K_MAX_VQP), NULL,
+						NULL };
+	char *full[] = { "name=abcdefghijabcdefghijabcdefghija", "mgmtdev=pci/0000:00:02.1", "mac=02:00:00:00:00:07",
+			 "mtu=9000", "max_vqp=32768", NULL };
+	char *vqp0[] = { "name=v0", "mgmtdev=vduse", "max_vqp=0", NULL };
+	char *vqp_big[] = { "name=v0", "mgmtdev=vduse", "max_vqp=32769", NULL };
+	char *long_name[] = { "name=abcdefghijabcdefghijabcdefghijab", "mgmtdev=vduse", NULL };
+	char *no_mgmtdev[] = { "name=v0", NULL };
+	char *bad_mgmtdev[] = { "name=v0", "mgmtdev=../vduse", NULL };
+	static struct acn_opts o;
+	struct acn_err err;
+
+	CHECK(parse_args(&add, &o, &err, full) == 0);
+	CHECK(strcmp(o.dev, "abcdefghijabcdefghijabcdefghija") == 0 && !acn_has(&o, ACN_K_NAME));
+	CHECK(strcmp(o.mgmtdev.bus, "pci") == 0 && strcmp(o.mgmtdev.dev, "0000:00:02.1") == 0);
+	CHECK(o.mtu == 9000 && o.max_vqp == 0x8000 && o.mac[5] == 7 && acn_has(&o, ACN_K_MAX_VQP));
+	CHECK(parse_args(&add, &o, &err, vqp0) == -EINVAL && strcmp(err.object, "max_vqp") == 0);
+	CHECK(strcmp(err.message, "vdpa-dev-add: invalid max_vqp \"0\": expected an integer in 1-32768") == 0);
+	CHECK(parse_args(&add, &o, &err, vqp_big) == -EINVAL && strcmp(err.object, "max_vqp") == 0);
+	CHECK(parse_args(&add, &o, &err, long_name) == -EINVAL && strcmp(err.object, "name") == 0);
+	CHECK(strstr(err.message, "vdpa device names are 1-31 printable ASCII bytes") != NULL);
+	CHECK(parse_args(&add, &o, &err, no_mgmtdev) == -EINVAL && strcmp(err.object, "mgmtdev") == 0);
+	CHECK(parse_args(&add, &o, &err, bad_mgmtdev) == -EINVAL && strcmp(err.object, "mgmtdev") == 0);
+	CHECK(strstr(err.message, "vdpa-dev-add: invalid mgmtdev \"../vduse\": the bus before '/'") == err.message);
+}
+
 /* vf-set's read-back: one VF picked out of IFLA_VFINFO_LIST, with its rates. */
 static void test_single_vf(void)
 {
@@ -533,6 +595,8 @@ int main(void)
 	test_netns_file_validator();
 	test_single_vf();
 	test_vf_set_zero_mac();
+	test_mgmtdev_validator();
+	test_vdpa_dev_add_args();
 	test_uevent();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;

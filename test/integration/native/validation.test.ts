@@ -227,6 +227,61 @@ describe.skipIf(!isRoot)("accelnet-helper argument validation (needs root)", () 
     refused(argv, key, message);
   });
 
+  it.each([
+    [
+      "name",
+      ["vdpa-dev-add", "name=a/b", "mgmtdev=vduse"],
+      /^vdpa-dev-add: invalid name "a\/b": vdpa device names are 1-31 /,
+    ],
+    ["name", ["vdpa-dev-add", `name=${"v".repeat(32)}`, "mgmtdev=vduse"], /vdpa device names are 1-31/],
+    [
+      "mgmtdev",
+      ["vdpa-dev-add", "name=v0", "mgmtdev=pci/00:02.1"],
+      'vdpa-dev-add: invalid mgmtdev "pci/00:02.1": a pci management device is named by its PCI address dddd:bb:dd.f in lowercase hex',
+    ],
+    [
+      "mgmtdev",
+      ["vdpa-dev-add", "name=v0", "mgmtdev=../../sys"],
+      "vdpa-dev-add: invalid mgmtdev \"../../sys\": the bus before '/' must be 1-31 bytes of [a-z0-9_-]",
+    ],
+    [
+      "mgmtdev",
+      ["vdpa-dev-add", "name=v0", "mgmtdev=vd use"],
+      'vdpa-dev-add: invalid mgmtdev "vd use": expected BUS/DEV or DEV, DEV 1-63 bytes of [A-Za-z0-9_.:-] (like pci/0000:00:02.1 or vduse)',
+    ],
+    [
+      "mac",
+      ["vdpa-dev-add", "name=v0", "mgmtdev=vduse", "mac=01:00:5e:00:00:01"],
+      /is a multicast address, not unicast$/,
+    ],
+    ["mac", ["vdpa-dev-add", "name=v0", "mgmtdev=vduse", "mac=00:00:00:00:00:00"], /is all zero$/],
+    [
+      "mtu",
+      ["vdpa-dev-add", "name=v0", "mgmtdev=vduse", "mtu=67"],
+      'vdpa-dev-add: invalid mtu "67": expected an integer in 68-65535',
+    ],
+    [
+      "max_vqp",
+      ["vdpa-dev-add", "name=v0", "mgmtdev=vduse", "max_vqp=0"],
+      'vdpa-dev-add: invalid max_vqp "0": expected an integer in 1-32768',
+    ],
+    [
+      "max_vqp",
+      ["vdpa-dev-add", "name=v0", "mgmtdev=vduse", "max_vqp=32769"],
+      'vdpa-dev-add: invalid max_vqp "32769": expected an integer in 1-32768',
+    ],
+    [
+      "mgmtdev",
+      ["vdpa-dev-add", "name=v0"],
+      'vdpa-dev-add: missing required key "mgmtdev"; required keys: name, mgmtdev',
+    ],
+    ["dev", ["vdpa-dev-del", "dev=../vdpa0"], /^vdpa-dev-del: invalid dev "\.\.\/vdpa0": vdpa device names/],
+    ["addr", ["pci-reprobe", "addr=0000:00:12.0/../x"], /^pci-reprobe: invalid addr ".*": expected a PCI address/],
+    ["vdpa", ["vdpa-mgmtdev-list", "vdpa=1"], /^vdpa-mgmtdev-list: unknown key "vdpa" \(value "1"\); valid keys: $/],
+  ])("refuses a bad node-setup %s (nothing sent to the kernel)", (key, argv, message) => {
+    refused(argv, key, message);
+  });
+
   it("refuses sysctl-set on all or default (they would change every interface)", () => {
     refused(["sysctl-set", "name=all", "key=arp_notify", "value=1"], "name", /only per-interface settings/);
     refused(["sysctl-set", "name=default", "key=ndisc_notify", "value=1"], "name", /only per-interface settings/);

@@ -211,10 +211,11 @@ async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<numb
 }
 
 /**
- * Creates a VDUSE virtio-net device served by dist/lab/accelnet-vduse, adds
- * it to the vdpa bus and waits for vhost_vdpa to bind it.
+ * Creates a VDUSE virtio-net device served by dist/lab/accelnet-vduse, NOT yet on the vdpa bus (that is
+ * `VDPA_CMD_DEV_NEW` on the `vduse` management device). remove() deletes the vdpa device if one was added,
+ * then the VDUSE device.
  */
-export async function createVdpa(name: string, mac: string, mtu = 1500): Promise<VdpaDevice> {
+export async function serveVduse(name: string, mac: string, mtu = 1500): Promise<VdpaDevice> {
   const child = spawn(vduseToolPath, ["serve", `name=${name}`, `mac=${mac}`, `mtu=${mtu}`], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -239,9 +240,18 @@ export async function createVdpa(name: string, mac: string, mtu = 1500): Promise
     if (code !== 0) throw new Error(`accelnet-vduse ${name} exited with ${code}: ${stderr}`);
   };
   onCleanup(`remove vdpa device ${name}`, remove);
+  return { name, mac, mtu, remove };
+}
+
+/**
+ * Creates a VDUSE virtio-net device (serveVduse), adds it to the vdpa bus with iproute2 and waits for
+ * vhost_vdpa to bind it.
+ */
+export async function createVdpa(name: string, mac: string, mtu = 1500): Promise<VdpaDevice> {
+  const device = await serveVduse(name, mac, mtu);
   await sh(["vdpa", "dev", "add", "name", name, "mgmtdev", "vduse"]);
   await waitFor(`vhost-vdpa char device of ${name}`, () => vhostVdpaChardev(name));
-  return { name, mac, mtu, remove };
+  return device;
 }
 
 /** Binds a vdpa device to vhost_vdpa or virtio_vdpa through driver_override. */

@@ -312,6 +312,119 @@ describe("pci-bind", () => {
   );
 });
 
+describe("pci-reprobe", () => {
+  /** A fake /dev whose vfio/<group> is a plain file: it opens, so no workload holds the group. */
+  function devWithGroup(group: number): string {
+    const devRoot = tempRoot(cleanup);
+    mkdirSync(join(devRoot, "vfio"));
+    writeFileSync(join(devRoot, `vfio/${group}`), "");
+    return devRoot;
+  }
+
+  it("pci-reprobe clears driver_override, unbinds the current driver, then asks the bus to probe, in that order", () => {
+    const root = tempRoot(cleanup);
+    smallNode(root);
+    bindable(root, VF1, "vfio-pci", "igbvf");
+    writeFileSync(join(dev(root, VF1), "driver_override"), "vfio-pci\n");
+    const r = helper(root, ["pci-reprobe", `addr=${VF1}`], devWithGroup(21));
+    expect(r.error).toBeUndefined();
+    expect(r.writes).toEqual([
+      `write bus/pci/devices/${VF1}/driver_override \\n`,
+      `write bus/pci/devices/${VF1}/driver/unbind ${VF1}`,
+      `write bus/pci/drivers_probe ${VF1}`,
+    ]);
+    expect(readFileSync(join(dev(root, VF1), "driver_override"), "utf8")).toBe("\n");
+    expect(readFileSync(join(root, "bus/pci/drivers/vfio-pci/unbind"), "utf8")).toBe(VF1);
+    expect(readFileSync(join(root, "bus/pci/drivers_probe"), "utf8")).toBe(VF1);
+  });
+
+  it("pci-reprobe replies with the function read back after the kernel probed it (igbvf again)", async () => {
+    const root = tempRoot(cleanup);
+    const devRoot = devWithGroup(21);
+    smallNode(root);
+    bindable(root, VF1, "vfio-pci", "igbvf");
+    const files = {
+      override: join(dev(root, VF1), "driver_override"),
+      unbind: join(root, "bus/pci/drivers/vfio-pci/unbind"),
+      probe: join(root, "bus/pci/drivers_probe"),
+    };
+    for (const f of Object.values(files)) {
+      rmSync(f);
+      execFileSync("mkfifo", [f]);
+    }
+    const driverLink = join(dev(root, VF1), "driver");
+    const kernel = (async () => {
+      const seen: string[] = [];
+      seen.push(await readFile(files.override, "utf8"));
+      seen.push(await readFile(files.unbind, "utf8"));
+      // Rebound before drivers_probe is read: nothing follows that write for the helper to wait on, and its
+      // open of the FIFO blocks until this reader is there, so the read-back cannot come before the link.
+      rmSync(driverLink);
+      symlinkSync("../../../bus/pci/drivers/igbvf", driverLink);
+      seen.push(await readFile(files.probe, "utf8"));
+      return seen;
+    })();
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn(
+        HELPER_ASAN,
+        [`--sysfs-root=${root}`, `--dev-root=${devRoot}`, "pci-reprobe", `addr=${VF1}`],
+        { env: { ...process.env, ...SANITIZER_ENV } },
+      );
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.on("close", (code) => resolve(parseRun(root, code, out, err)));
+    });
+    for (const f of Object.values(files)) {
+      try {
+        closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting
+      }
+    }
+    expect(await kernel).toEqual(["\n", VF1, VF1]);
+    expect(r.error).toBeUndefined();
+    expect(r.result.pci).toMatchObject({ addr: VF1, driver: "igbvf", isVf: true, pf: PF, vfIndex: 1 });
+  });
+
+  it("pci-reprobe of an unbound function writes no unbind, and a function no driver claims replies with driver null", () => {
+    const root = tempRoot(cleanup);
+    smallNode(root);
+    bindable(root, VF1, "vfio-pci", "igbvf");
+    rmSync(join(dev(root, VF1), "driver"));
+    const r = helper(root, ["pci-reprobe", `addr=${VF1}`], tempRoot(cleanup));
+    expect(r.error).toBeUndefined();
+    expect(r.writes).toEqual([
+      `write bus/pci/devices/${VF1}/driver_override \\n`,
+      `write bus/pci/drivers_probe ${VF1}`,
+    ]);
+    expect(r.result.pci).toMatchObject({ addr: VF1, driver: null });
+  });
+
+  it("pci-reprobe of a missing function fails with ENODEV and writes nothing; a bad address is refused (exit 2)", () => {
+    const root = tempRoot(cleanup);
+    smallNode(root);
+    const missing = helper(root, ["pci-reprobe", "addr=0000:01:10.7"]);
+    expect(missing.error).toMatchObject({ op: "lookup device", object: "0000:01:10.7", errname: "ENODEV" });
+    expect(missing.writes).toEqual([]);
+    const bad = helper(root, ["pci-reprobe", "addr=0000:01:10.0/../x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.error).toMatchObject({ op: "parse", object: "addr" });
+  });
+
+  it("pci-reprobe stops at the first failed write (driver_override) and reports it", () => {
+    const root = tempRoot(cleanup);
+    smallNode(root);
+    bindable(root, VF0, "igbvf", "igbvf");
+    rmSync(join(dev(root, VF0), "driver_override"));
+    const r = helper(root, ["pci-reprobe", `addr=${VF0}`]);
+    expect(r.code).toBe(1);
+    expect(r.error).toMatchObject({ op: "write driver_override", object: VF0, errname: "ENOENT" });
+    expect(readFileSync(join(root, "bus/pci/drivers/igbvf/unbind"), "utf8")).toBe("");
+  });
+});
+
 describe("sriov-numvfs", () => {
   it("sriov-numvfs writes 0 before changing a non-zero count", () => {
     const root = tempRoot(cleanup);

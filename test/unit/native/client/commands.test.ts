@@ -132,6 +132,20 @@ describe("phase 2 cmd builders (SR-IOV, PCI, vDPA, discovery)", () => {
     expect(cmd.inventory({ vdpa: false }).args).toEqual(["vdpa=0"]);
   });
 
+  it("node-setup builders: pciReprobe(), vdpaMgmtdevList(), vdpaDevAdd() (maxVqp as max_vqp, omitted keys left out), vdpaDevDel()", () => {
+    expect(cmd.pciReprobe({ addr: "0000:00:12.0" })).toEqual({ name: "pci-reprobe", args: ["addr=0000:00:12.0"] });
+    expect(cmd.vdpaMgmtdevList()).toEqual({ name: "vdpa-mgmtdev-list", args: [] });
+    expect(cmd.vdpaDevAdd({ name: "vdpa0", mgmtdev: "vduse" })).toEqual({
+      name: "vdpa-dev-add",
+      args: ["name=vdpa0", "mgmtdev=vduse"],
+    });
+    expect(
+      cmd.vdpaDevAdd({ name: "vdpa1", mgmtdev: "pci/0000:00:02.1", mac: "02:00:00:00:00:0a", mtu: 9000, maxVqp: 4 })
+        .args,
+    ).toEqual(["name=vdpa1", "mgmtdev=pci/0000:00:02.1", "mac=02:00:00:00:00:0a", "mtu=9000", "max_vqp=4"]);
+    expect(cmd.vdpaDevDel({ dev: "vdpa1" })).toEqual({ name: "vdpa-dev-del", args: ["dev=vdpa1"] });
+  });
+
   it("netnsCreate() and netnsDelete() pass the path as the helper's path key", () => {
     expect(cmd.netnsCreate({ path: "/run/netns/acn-tmp-1" })).toEqual({
       name: "netns-create",
