@@ -55,7 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       "metrics-addr": {
         type: "string",
         default: ":9808",
-        describe: 'HTTP "host:port" for /metrics and /healthz; "" disables',
+        describe: 'HTTP "host:port" for /metrics, /healthz and /status; "" disables',
       },
       "log-level": { choices: ["debug", "info", "warn", "error"] as const, default: "info" as const },
       "sysfs-root": { type: "string", default: "/sys", describe: "sysfs root the helper reads" },
@@ -69,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       "cni-state-dir": {
         type: "string",
         default: "/var/lib/cni/accelnet",
-        describe: "The accelnet CNI's state dir, for the start-up reconcile",
+        describe: "The accelnet CNI's state dir, for the start-up reconcile and node setup's held devices",
       },
       reconcile: {
         type: "boolean",
@@ -82,6 +82,17 @@ export async function main(argv: readonly string[]): Promise<number> {
         describe:
           "Rescan on kernel uevents (helper uevent-monitor; needs the host netns). " +
           "Default: on with the helper, off with --inventory-file",
+      },
+      "node-setup": {
+        type: "boolean",
+        describe:
+          "Converge the node to the config's nodeSetup (VFs, drivers, vDPA devices) at start, on reload " +
+          "and on VF count changes. Default: on with the helper, off with --inventory-file",
+      },
+      "node-setup-state": {
+        type: "string",
+        default: "/var/lib/accelnet/node-setup.json",
+        describe: "Where node setup records what it changed (root-only dir), to undo it when the section goes",
       },
       "watchdog-ms": {
         type: "number",
@@ -114,6 +125,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     const totals = await reconcileCniState(args["cni-state-dir"], native, log, process.env);
     log.info("start-up reconcile done", { ...totals });
   }
+  const nodeSetup =
+    (args["node-setup"] ?? args["inventory-file"] === undefined)
+      ? {
+          native: createNativeClient({ helperPath, sysfsRoot: args["sysfs-root"], devRoot: args["dev-root"] }),
+          cniStateDir: args["cni-state-dir"],
+          recordPath: args["node-setup-state"],
+        }
+      : null;
   const daemon = new Daemon({
     configPath: args.config,
     resourcePrefix: args["resource-prefix"],
@@ -128,6 +147,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     log,
     rescanIntervalMs: args["rescan-interval-ms"],
     watchdogMs: args["watchdog-ms"],
+    nodeSetup,
   });
 
   try {

@@ -5,6 +5,8 @@
 // ignored: unknown keys are errors, and keys of that plugin we do not implement
 // are reported as unsupported.
 import { ConfigError } from "./config-error.js";
+import { checkKeys, describe, isObj, join, type Obj } from "./config-fields.js";
+import { parseNodeSetup, type NodeSetup } from "./node-setup-config.js";
 import { parseVfRangeSelector, type VfRangeSelector } from "./vf-range.js";
 
 export const DEFAULT_RESOURCE_PREFIX = "accelnet.io";
@@ -56,9 +58,9 @@ export interface ResourceConfig {
 
 export interface DevicePluginConfig {
   readonly resources: readonly ResourceConfig[];
+  /** The node setup to converge to (node-setup-config.ts); null: the file has none. */
+  readonly nodeSetup: NodeSetup | null;
 }
-
-type Obj = Record<string, unknown>;
 
 const DEFAULT_HEALTH: HealthOptions = { pfCarrier: true, forgetMissingAfterSeconds: 600 };
 const DEFAULT_ALLOCATION: AllocationOptions = { policy: "pack", preferSingleNuma: true };
@@ -93,31 +95,6 @@ const SELECTOR_KEYS = [
 /** Keys of sriov-network-device-plugin that accelnet does not implement: accepted only when empty/false. */
 const UNSUPPORTED_SELECTOR_KEYS = ["isRdma", "ddpProfiles", "pKeys", "acpiIndexes", "auxTypes"] as const;
 const NET_ONLY_KEYS = ["pfNames", "rootDevices", "linkTypes", "needVhostNet", "vdpaType"] as const;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  if (Array.isArray(v)) return "a list";
-  if (v === null) return "null";
-  if (typeof v === "object") return "an object";
-  return JSON.stringify(v);
-}
-
-function checkKeys(o: Obj, path: string, allowed: readonly string[]): void {
-  for (const key of Object.keys(o)) {
-    if (!allowed.includes(key)) {
-      throw new ConfigError(join(path, key), `unknown key "${key}" (valid keys: ${allowed.join(", ")})`);
-    }
-  }
-}
-
-function join(path: string, key: string | number): string {
-  if (typeof key === "number") return `${path}[${key}]`;
-  return path === "" ? key : `${path}.${key}`;
-}
 
 function optBool(o: Obj, key: string, path: string, dflt: boolean): boolean {
   const v = o[key];
@@ -322,7 +299,7 @@ export function parseConfig(text: string, defaultPrefix: string = DEFAULT_RESOUR
     throw new ConfigError("", `cannot parse JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (!isObj(raw)) throw new ConfigError("", `expected an object with "resourceList", got ${describe(raw)}`);
-  checkKeys(raw, "", ["resourceList", "health", "allocation"]);
+  checkKeys(raw, "", ["resourceList", "health", "allocation", "nodeSetup"]);
   checkPrefix(defaultPrefix, "");
   const list = raw["resourceList"];
   if (list === undefined) throw new ConfigError("", `"resourceList" is missing`);
@@ -345,5 +322,5 @@ export function parseConfig(text: string, defaultPrefix: string = DEFAULT_RESOUR
     seen.set(r.fullName, i);
     return r;
   });
-  return { resources };
+  return { resources, nodeSetup: parseNodeSetup(raw["nodeSetup"], "nodeSetup") };
 }

@@ -1,13 +1,8 @@
 // The device plugin daemon: config → inventory → pools → one gRPC server per
 // pool, registered with kubelet, kept registered through kubelet restarts,
-// plugin restarts (kubernetes#121994) and config reloads.
-//
-// Liveness is decided from files and streams, never from "can I connect":
-//  - our socket's inode vanished → kubelet deleted it (restart): rebind, register;
-//  - our socket path holds another inode → a newer instance took over: stop (passive);
-//  - kubelet.sock has a new inode → kubelet restarted: register again;
-//  - kubelet cancelled our ListAndWatch while kubelet.sock exists → register again;
-//  - no ListAndWatch stream open for watchdogMs while registered → register again.
+// plugin restarts (kubernetes#121994) and config reloads. Each pool's own
+// registration lifecycle is pool-registration.ts; this file holds the daemon's:
+// config, scans, watches, device-info and CDI files, HTTP.
 import { watch, type FSWatcher } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -18,13 +13,15 @@ import { buildPools, kubeletView, type Pool, type Pools } from "../core/pools.js
 import { deviceInfoContent, deviceInfoFileName } from "../core/device-info.js";
 import { cdiSpecFileName, cdiSpecOf } from "../core/cdi-spec.js";
 import type { Inventory } from "../core/inventory.js";
-import { PluginServer, SocketTakenError, inodeOf } from "./plugin-server.js";
-import { registerWithKubelet } from "./kubelet-registration.js";
+import { inodeOf } from "./plugin-server.js";
+import { PoolRegistration } from "./pool-registration.js";
 import type { InventorySource } from "./inventory-source.js";
 import type { HintSink, HintSource } from "./uevent-hints.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { startHttpServer } from "./http-server.js";
+import { NodeSetupRunner, type NodeSetupOptions } from "./node-setup.js";
+import type { NodeSetup } from "../core/node-setup-config.js";
 
 const TRACER = "daemon";
 
@@ -60,26 +57,14 @@ export interface DaemonOptions {
   /** Allocate rescans first when the last scan is older than this. */
   readonly allocateMaxAgeMs?: number;
   readonly registerTimeoutMs?: number;
+  /** Converge the node to the config's nodeSetup (io/node-setup.ts); null: the section is ignored. */
+  readonly nodeSetup?: NodeSetupOptions | null;
 }
 
 interface PoolRuntime {
-  config: ResourceConfig;
   /** JSON of the config; an equal key on reload keeps the pool and its registration. */
   readonly key: string;
-  readonly server: PluginServer;
-  readonly socketPath: string;
-  /** kubelet.sock inode we registered with; null: not registered. */
-  registeredWith: number | null;
-  /** kubelet.sock inode a registration attempt is under way with; null: none. */
-  registering: number | null;
-  /** Bumped by every registration attempt; a retry loop stops when it is superseded. */
-  generation: number;
-  /** Another instance owns our socket path: we stay out of its way. */
-  passive: boolean;
-  /** The server was started once; until then the socket checks leave the pool alone. */
-  started: boolean;
-  lastStreamAt: number;
-  lastView: string;
+  readonly reg: PoolRegistration;
 }
 
 export class Daemon {
@@ -102,9 +87,15 @@ export class Daemon {
   private hintTimer: NodeJS.Timeout | null = null;
   readonly metrics = new Metrics();
   readonly mode: "classic" | "plugin-watcher";
+  private readonly nodeSetup: NodeSetupRunner | null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.mode = opts.registrationMode === "auto" ? "classic" : opts.registrationMode;
+    const ns = opts.nodeSetup ?? null;
+    this.nodeSetup =
+      ns === null
+        ? null
+        : new NodeSetupRunner({ ...ns, inventory: opts.inventory, log: opts.log, metrics: this.metrics });
   }
 
   get state(): DaemonState {
@@ -129,11 +120,13 @@ export class Daemon {
       (this as { mode: "classic" | "plugin-watcher" }).mode = registry ? "plugin-watcher" : "classic";
     }
     this.config = parseConfig(await readFile(this.opts.configPath, "utf8"), this.opts.resourcePrefix);
+    await this.convergeNode(this.config.nodeSetup, "start");
     await this.scan("start");
     if (this.opts.metricsAddr !== null) {
       this.http = await startHttpServer(this.opts.metricsAddr, {
         metrics: this.metrics,
         unhealthyReason: () => this.unhealthyReason(),
+        status: () => this.status(),
       });
     }
     await mkdir(this.socketDir(), { recursive: true });
@@ -153,7 +146,7 @@ export class Daemon {
     if (this.stateValue === DaemonState.Stopped || this.stateValue === DaemonState.ShuttingDown) return;
     this.stateValue = DaemonState.ShuttingDown;
     this.stopWatching();
-    await Promise.all([...this.runtimes.values()].map((rt) => rt.server.stop(!rt.passive)));
+    await Promise.all([...this.runtimes.values()].map((rt) => rt.reg.stop()));
     this.runtimes.clear();
     await Promise.all([...this.writtenDevinfo].map((p) => rm(p, { force: true })));
     await Promise.all([...this.writtenCdi].map((p) => rm(p, { force: true })));
@@ -167,7 +160,7 @@ export class Daemon {
   /** Immediate stop (second signal): servers are killed, files are left. */
   forceShutdown(): void {
     this.stopWatching();
-    for (const rt of this.runtimes.values()) void rt.server.stop(false, 0);
+    for (const rt of this.runtimes.values()) rt.reg.forceStop();
     this.http?.closeAllConnections();
     this.http?.close();
     this.stateValue = DaemonState.Stopped;
@@ -188,6 +181,7 @@ export class Daemon {
       this.opts.log.error("config reload failed, keeping the running config", { trigger, error: err });
       return false;
     }
+    await this.convergeNode(next.nodeSetup, `reload:${trigger}`);
     const keys = new Map(next.resources.map((r) => [r.fullName, JSON.stringify(r)]));
     for (const [name, rt] of this.runtimes) {
       if (keys.get(name) === rt.key) continue;
@@ -199,7 +193,7 @@ export class Daemon {
     for (const r of next.resources) {
       const rt = this.runtimes.get(r.fullName);
       if (rt === undefined) await this.addPool(r);
-      else rt.config = r;
+      else rt.reg.config = r;
     }
     this.metrics.inc("accelnet_deviceplugin_config_reloads_total", { result: "ok" });
     this.opts.log.info("config reloaded", { trigger, pools: next.resources.map((r) => r.fullName) });
@@ -253,6 +247,7 @@ export class Daemon {
       this.opts.log.error("inventory rescan failed, keeping the last device lists", { trigger, error: err });
       return;
     }
+    this.nodeSetup?.watchVfCounts(inv, () => void this.rescan("node-setup"));
     this.pools = buildPools(config, inv, this.pools, Date.now());
     this.lastScanAt = Date.now();
     this.metrics.inc("accelnet_deviceplugin_rescans_total", {
@@ -276,10 +271,10 @@ export class Daemon {
     );
     const rt = this.runtimes.get(name);
     const view = kubeletView(pool);
-    if (rt === undefined || rt.lastView === view) return;
-    rt.lastView = view;
+    if (rt === undefined || rt.reg.lastView === view) return;
+    rt.reg.lastView = view;
     await this.writeCdiSpec(pool);
-    rt.server.push(pool);
+    rt.reg.push(pool);
     for (const d of pool.devices.filter((x) => !x.healthy)) {
       this.opts.log.info("device unhealthy", { resource: name, deviceID: d.id, reason: d.reason });
     }
@@ -307,43 +302,24 @@ export class Daemon {
     if (Buffer.byteLength(socketPath) > 107) {
       throw new Error(`Cannot serve "${name}": socket path "${socketPath}" is longer than 107 bytes`);
     }
-    const rt: PoolRuntime = {
+    const reg = new PoolRegistration({
       config: r,
-      key: JSON.stringify(r),
       socketPath,
-      registeredWith: null,
-      registering: null,
-      generation: 0,
-      passive: false,
-      started: false,
-      lastStreamAt: Date.now(),
-      lastView: "",
-      server: new PluginServer({
-        resource: name,
-        socketPath,
-        pool: () => this.poolOf(name),
-        allocate: (ids) => this.allocate(name, ids),
-        pluginWatcher: this.mode === "plugin-watcher",
-        log: this.opts.log,
-        onStream: (event, cancelledByPeer) => this.onStream(name, event, cancelledByPeer),
-        onRegistrationStatus: (ok, error) => {
-          this.metrics.inc("accelnet_deviceplugin_registrations_total", {
-            resource: name,
-            result: ok ? "ok" : "error",
-          });
-          if (ok) this.opts.log.info("registered with kubelet (plugin watcher)", { resource: name });
-          else this.opts.log.error("kubelet rejected the registration", { resource: name, error });
-        },
-      }),
-    };
-    this.runtimes.set(name, rt);
+      kubeletSocket: this.kubeletSocket,
+      mode: this.mode,
+      pool: () => this.poolOf(name),
+      allocate: (ids) => this.allocate(name, ids),
+      daemonRunning: () => this.stateValue === DaemonState.Running,
+      log: this.opts.log,
+      metrics: this.metrics,
+      ...(this.opts.registerTimeoutMs === undefined ? {} : { registerTimeoutMs: this.opts.registerTimeoutMs }),
+    });
+    this.runtimes.set(name, { key: JSON.stringify(r), reg });
     const pool = this.poolOf(name);
-    rt.lastView = kubeletView(pool);
+    reg.lastView = kubeletView(pool);
     await this.writeCdiSpec(pool);
-    await rt.server.start();
-    rt.started = true;
+    await reg.start();
     this.publishMetricsOnly(pool);
-    if (this.mode === "classic") this.register(rt, "start");
   }
 
   private publishMetricsOnly(pool: Pool): void {
@@ -361,10 +337,9 @@ export class Daemon {
     const rt = this.runtimes.get(name);
     if (rt === undefined) return;
     this.runtimes.delete(name);
-    rt.generation++;
-    await rt.server.stop(!rt.passive);
+    await rt.reg.stop();
     if (this.opts.cdiDir !== null) {
-      const path = join(this.opts.cdiDir, cdiSpecFileName(rt.config));
+      const path = join(this.opts.cdiDir, cdiSpecFileName(rt.reg.config));
       await rm(path, { force: true });
       this.writtenCdi.delete(path);
     }
@@ -399,66 +374,6 @@ export class Daemon {
       await writeFile(path, deviceInfoContent(dev), { mode: 0o444 });
       this.writtenDevinfo.add(path);
     }
-  }
-
-  private onStream(name: string, event: "open" | "close", cancelledByPeer: boolean): void {
-    const rt = this.runtimes.get(name);
-    if (rt === undefined) return;
-    rt.lastStreamAt = Date.now();
-    this.metrics.set("accelnet_deviceplugin_listandwatch_streams", { resource: name }, rt.server.openStreams);
-    this.opts.log.trace(TRACER, `ListAndWatch stream ${event}`, { resource: name, cancelledByPeer });
-    // kubernetes#121994: kubelet drops a new registration when an old instance's
-    // stream ends; it then cancels our stream. Register again while kubelet runs.
-    if (
-      event === "close" &&
-      cancelledByPeer &&
-      this.stateValue === DaemonState.Running &&
-      !rt.passive &&
-      this.mode === "classic"
-    ) {
-      rt.registeredWith = null;
-      setTimeout(() => {
-        if (inodeOf(this.kubeletSocket) !== null && rt.server.openStreams === 0 && this.runtimes.get(name) === rt) {
-          this.register(rt, "stream cancelled by kubelet");
-        }
-      }, 20);
-    }
-  }
-
-  /** Registers one pool with kubelet.sock, retrying with backoff until superseded or done. */
-  private register(rt: PoolRuntime, why: string): void {
-    const generation = ++rt.generation;
-    const name = rt.config.fullName;
-    const attempt = async (delayMs: number): Promise<void> => {
-      if (generation !== rt.generation || this.runtimes.get(name) !== rt || rt.passive) return;
-      const kubeletIno = inodeOf(this.kubeletSocket);
-      if (kubeletIno === null) {
-        this.opts.log.trace(TRACER, "kubelet.sock absent, waiting for it", { resource: name });
-        return;
-      }
-      rt.registering = kubeletIno;
-      try {
-        await registerWithKubelet({
-          kubeletSocket: this.kubeletSocket,
-          endpoint: basename(rt.socketPath),
-          resourceName: name,
-          timeoutMs: this.opts.registerTimeoutMs ?? 10_000,
-        });
-        if (generation !== rt.generation) return;
-        rt.registering = null;
-        rt.registeredWith = kubeletIno;
-        rt.lastStreamAt = Date.now();
-        this.metrics.inc("accelnet_deviceplugin_registrations_total", { resource: name, result: "ok" });
-        this.opts.log.info("registered with kubelet", { resource: name, why });
-      } catch (err) {
-        if (generation !== rt.generation) return;
-        rt.registering = null;
-        this.metrics.inc("accelnet_deviceplugin_registrations_total", { resource: name, result: "error" });
-        this.opts.log.warn("registration failed, retrying", { resource: name, why, error: err, retryMs: delayMs });
-        setTimeout(() => void attempt(Math.min(delayMs * 2, 5000)), delayMs).unref();
-      }
-    };
-    void attempt(100);
   }
 
   private watchDirs(): void {
@@ -551,70 +466,12 @@ export class Daemon {
 
   private async checkSocketsOnce(): Promise<void> {
     if (this.stateValue !== DaemonState.Running) return;
-    for (const rt of [...this.runtimes.values()]) {
-      if (rt.passive || !rt.started) continue;
-      const name = rt.config.fullName;
-      const ino = inodeOf(rt.socketPath);
-      let rebound = false;
-      if (ino === null) {
-        // kubelet deletes every file in its dir when it starts. (A newer instance never
-        // leaves the path empty: it renames its socket over ours.) Bind again, but only
-        // where nobody else has bound since: "exclusive" fails when the path is taken.
-        this.opts.log.info("our socket was removed (kubelet restart?), serving again", { resource: name });
-        await rt.server.stop(false, 0);
-        if (this.runtimes.get(name) !== rt || this.stateValue !== DaemonState.Running) continue;
-        try {
-          await rt.server.start("exclusive");
-        } catch (err) {
-          if (err instanceof SocketTakenError) {
-            this.standDown(rt);
-          } else {
-            this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: "serve" });
-            this.opts.log.error("cannot serve again", { resource: name, error: err });
-          }
-          continue;
-        }
-        if (this.runtimes.get(name) !== rt) {
-          await rt.server.stop(true, 0); // removed by a reload meanwhile
-          continue;
-        }
-        rt.registeredWith = null;
-        rebound = true;
-      } else if (ino !== rt.server.socketInode) {
-        // A newer instance bound our path. Stop first so kubelet sees our stream end
-        // before, not after, anything else we do (kubernetes#121994).
-        this.standDown(rt);
-        await rt.server.stop(false, 0);
-        continue;
-      }
-      const kubeletIno = inodeOf(this.kubeletSocket);
-      // One registration per kubelet.sock; one under way for it is enough unless it dials our old socket.
-      const due = rt.registeredWith !== kubeletIno && (rebound || rt.registering !== kubeletIno);
-      if (this.mode === "classic" && kubeletIno !== null && due) {
-        this.register(rt, rt.registeredWith === null ? "socket re-created" : "kubelet.sock re-created");
-      }
-    }
-  }
-
-  /** Another instance serves this pool's socket path now: stay out of its way. */
-  private standDown(rt: PoolRuntime): void {
-    this.opts.log.warn("another instance took over the socket, stopping this pool", { resource: rt.config.fullName });
-    rt.passive = true;
-    rt.generation++;
+    for (const rt of [...this.runtimes.values()]) await rt.reg.checkSocket();
   }
 
   private watchdog(): void {
-    if (this.stateValue !== DaemonState.Running || this.mode !== "classic") return;
-    const limit = this.opts.watchdogMs ?? 5000;
-    for (const rt of this.runtimes.values()) {
-      if (rt.passive || rt.server.openStreams > 0 || rt.registeredWith === null) continue;
-      if (Date.now() - rt.lastStreamAt < limit) continue;
-      if (inodeOf(this.kubeletSocket) === null) continue;
-      this.opts.log.warn("no ListAndWatch stream from kubelet, registering again", { resource: rt.config.fullName });
-      rt.registeredWith = null;
-      rt.lastStreamAt = Date.now();
-      this.register(rt, "watchdog");
-    }
+    if (this.stateValue !== DaemonState.Running) return;
+    for (const rt of this.runtimes.values()) rt.reg.watchdog(this.opts.watchdogMs ?? 5000);
   }
 
   private stopWatching(): void {
@@ -624,13 +481,30 @@ export class Daemon {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     for (const t of [this.dirCheckTimer, this.reloadTimer, this.hintTimer]) if (t !== null) clearTimeout(t);
-    for (const rt of this.runtimes.values()) rt.generation++;
+    for (const rt of this.runtimes.values()) rt.reg.quiesce();
+  }
+
+  /** Node setup, serialised by its runner; the pools scan that follows picks up what it changed. */
+  private async convergeNode(setup: NodeSetup | null, trigger: string): Promise<void> {
+    if (this.nodeSetup !== null) await this.nodeSetup.converge(setup, trigger);
+    else if (setup !== null) this.opts.log.warn("node setup is off (--node-setup=false): nodeSetup is ignored");
+  }
+
+  /** /status: node setup's last outcome per PF and the pools' device counts, so an admin sees why a pool is short. */
+  private status(): unknown {
+    const pools = [...(this.pools?.values() ?? [])].map((p) => ({
+      resource: p.config.fullName,
+      healthy: p.devices.filter((d) => d.healthy).length,
+      unhealthy: p.devices.filter((d) => !d.healthy).length,
+    }));
+    return { state: this.stateValue, nodeSetup: this.nodeSetup?.status ?? null, pools };
   }
 
   private unhealthyReason(): string | null {
     if (this.stateValue !== DaemonState.Running) return `device plugin is ${this.stateValue}`;
     for (const rt of this.runtimes.values()) {
-      if (!rt.passive && !rt.server.serving) return `pool "${rt.config.fullName}" is not serving`;
+      const why = rt.reg.unhealthyReason();
+      if (why !== null) return why;
     }
     return null;
   }

@@ -1,5 +1,5 @@
-// One HTTP port: /metrics (Prometheus text) and /healthz (200 when every pool
-// serves its socket, 503 otherwise).
+// One HTTP port: /metrics (Prometheus text), /healthz (200 when every pool
+// serves its socket, 503 otherwise) and /status (JSON: node setup per PF, pools).
 import { createServer, type Server } from "node:http";
 import type { Metrics } from "./metrics.js";
 
@@ -7,6 +7,8 @@ export interface HttpEndpoints {
   readonly metrics: Metrics;
   /** null when healthy, else why not. */
   readonly unhealthyReason: () => string | null;
+  /** The /status JSON body. */
+  readonly status?: () => unknown;
 }
 
 /** Parses "host:port" or ":port" (all interfaces). */
@@ -31,6 +33,8 @@ export async function startHttpServer(addr: string, ep: HttpEndpoints): Promise<
     } else if (path === "/healthz") {
       const why = ep.unhealthyReason();
       res.writeHead(why === null ? 200 : 503, { "content-type": "text/plain" }).end(why === null ? "ok\n" : `${why}\n`);
+    } else if (path === "/status" && ep.status !== undefined) {
+      res.writeHead(200, { "content-type": "application/json" }).end(`${JSON.stringify(ep.status(), null, 2)}\n`);
     } else {
       res.writeHead(404).end();
     }

@@ -80,6 +80,10 @@ export const HELP = {
   accelnet_deviceplugin_rescan_duration_seconds: "Duration of the last inventory rescan",
   accelnet_deviceplugin_config_reloads_total: "Config reloads, by result",
   accelnet_deviceplugin_errors_total: "Errors, by kind",
+  accelnet_deviceplugin_node_setup_runs_total:
+    "Node setup convergences, by result (unchanged, changed, partial: refusals or failures, error)",
+  accelnet_deviceplugin_node_setup_steps_total: "Node setup steps run, by step and result",
+  accelnet_deviceplugin_node_setup_pf_state: "Node setup outcome per PF (1 for its state: converged, refused, failed)",
 } as const;
 
 export type MetricName = keyof typeof HELP;

@@ -81,7 +81,13 @@ export class DaemonProcess {
   static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
     // The start-up reconcile acts on the node's real CNI state dir by default: tests opt in explicitly.
     const chosen = args.some((a) => a.startsWith("--reconcile") || a.startsWith("--cni-state-dir"));
-    const hermetic = chosen ? args : [...args, "--reconcile=false"];
+    // So does node setup's record (/var/lib/accelnet/node-setup.json): off unless a test names its own.
+    const setupChosen = args.some((a) => a.startsWith("--node-setup"));
+    const hermetic = [
+      ...args,
+      ...(chosen ? [] : ["--reconcile=false"]),
+      ...(setupChosen ? [] : ["--node-setup=false"]),
+    ];
     const child = spawn(NODE24, [await daemonBundle(), ...hermetic], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "ignore", "pipe"],

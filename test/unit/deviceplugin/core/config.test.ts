@@ -60,7 +60,7 @@ describe("parseConfig()", () => {
       "unknown top-level key",
       '{"resourceList":[],"x":1}',
       "x",
-      'Invalid config at "x": unknown key "x" (valid keys: resourceList, health, allocation)',
+      'Invalid config at "x": unknown key "x" (valid keys: resourceList, health, allocation, nodeSetup)',
     ],
     [
       "missing selectors",
