@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
+import { parseConfig } from "../../../deviceplugin/core/config.js";
 import { checkManifests, parseManifests, type ManifestDocument } from "./manifest-check.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -87,5 +88,37 @@ describe("deploy/ manifests", () => {
   test("duplicate keys in a manifest are refused at parsing", () => {
     const { problems } = parseManifests("x.yaml", "apiVersion: v1\nkind: Namespace\nkind: Namespace\n");
     expect(problems.length).toBe(1);
+  });
+});
+
+describe("deploy/configmap.yaml", () => {
+  const configMap = find("ConfigMap");
+  const configJson = (configMap.data["data"] as Record<string, string>)["config.json"]!;
+
+  test("config.json is a config the device plugin accepts", () => {
+    const config = parseConfig(configJson);
+    expect(config.resources.map((r) => r.resourceName)).toEqual([
+      "intel_sriov_netdevice",
+      "intel_sriov_dpdk",
+      "vdpa_vhost",
+      "vdpa_virtio",
+    ]);
+    expect(config.nodeSetup).toBeNull(); // the example changes nothing on a node until nodeSetup is added
+  });
+
+  test("the commented nodeSetup example, added to config.json, is a config the device plugin accepts", () => {
+    const text = readFileSync(path.join(deployDir, "configmap.yaml"), "utf8");
+    const lines = text.split("\n");
+    const first = lines.findIndex((l) => l.startsWith('#   "nodeSetup": {'));
+    const last = lines.findIndex((l, i) => i > first && l === "#   }");
+    expect(first).toBeGreaterThan(0);
+    expect(last).toBeGreaterThan(first);
+    const example = lines
+      .slice(first, last + 1)
+      .map((l) => l.slice(1))
+      .join("\n");
+    const withSetup = JSON.parse(configJson.trim().replace(/\}\s*$/, `,${example}\n}`)) as object;
+    const config = parseConfig(JSON.stringify(withSetup));
+    expect(config.nodeSetup?.pfs.length).toBe(1);
   });
 });
