@@ -163,6 +163,15 @@ describe.skipIf(!inLab)("lab: end to end, from a PF with no VFs to DPDK in a pod
         SLOW - 20_000,
         "2 lab_net, 1 lab_dpdk and 1 lab_vhost Healthy devices",
       );
+      // Registration can time out on a slow (TCG) guest and be retried: allocate only once every pool's
+      // registration went through.
+      for (const resource of [NET, DPDK, VHOST]) {
+        await plugin.waitForLog(
+          `${resource} registered`,
+          (l) => l.msg === "registered with kubelet" && l["resource"] === resource,
+          SLOW - 60_000,
+        );
+      }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const setupLines = plugin.lines("node setup").map((l) => `  ${JSON.stringify(l)}`);
       narrate(`node setup, as the device plugin logged it (${seconds} s from start to kubelet)`, setupLines.join("\n"));
