@@ -4,8 +4,8 @@
 # accelnet, boots the VM and runs test/lab/guest/end-to-end.test.ts there, printing each step as it
 # happens: the device plugin creating VFs and a vDPA device from its config (nodeSetup) and registering
 # its pools, what kubelet's GetPreferredAllocation and Allocate returned, what the CNI returned to
-# "Multus", two pods pinging over their VFs, dpdk-testpmd on a vfio-pci VF and on the vhost-vdpa device
-# in a pod, and the node put back as it was.
+# "Multus", two pods with their kernel-mode VFs configured (the lab's igbvf gets no link, so no ping),
+# dpdk-testpmd on a vfio-pci VF and on the vhost-vdpa device in a pod, and the node put back as it was.
 #
 #   test/demo.sh             the end-to-end run in the lab VM
 #   test/demo.sh --macvlan   the quick one without QEMU: a macvlan link between two network namespaces
