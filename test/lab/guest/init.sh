@@ -18,8 +18,9 @@ mark() {
   fi
 }
 
-# The kernel's rootfs starts as 1777; a node's / is root's 0755, and accelnet refuses a state dir below
-# a directory others can write (README "Threat model").
+# The initramfs root comes up world-writable (1777); a node's / is root's 0755: accelnet refuses a state
+# dir below a directory others can write (README "Threat model"), and DPDK's EAL refuses to load its PMD
+# plugins from under a world-writable directory.
 chmod 0755 /
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -29,7 +30,8 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mkdir -p /run/netns
+mkdir -p /run/netns /dev/hugepages
+mount -t hugetlbfs -o pagesize=2M hugetlbfs /dev/hugepages
 exec < /dev/console > /dev/console 2>&1
 
 release=$(uname -r)

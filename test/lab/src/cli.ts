@@ -47,7 +47,10 @@ function report(result: GuestFileResult): void {
     for (const message of testCase.failureMessages)
       out.write(`          ${message.split("\n").slice(0, 12).join("\n          ")}\n`);
   }
-  if (result.ok) return;
+  if (result.ok) {
+    out.write(`  files: ${result.runDir}\n`);
+    return;
+  }
   if (result.problem !== null) out.write(`  problem: ${result.problem}\n`);
   out.write(`  --- guest log (tail) ---\n${result.guestLog.trimEnd().split("\n").slice(-40).join("\n")}\n`);
   out.write(`  --- console (tail) ---\n${result.consoleTail}\n`);

@@ -3,8 +3,10 @@
 // its own `ip` applet ahead of PATH), iproute2's ip and vdpa, the shared
 // libraries of those and of node (node itself is served over 9p), Debian's
 // IPAM plugins host-local and static at /usr/lib/cni (guest tests delegate
-// IPAM to them as the CNI does on a node), and the module set. The archive is
-// cached by a hash over everything put into it.
+// IPAM to them as the CNI does on a node), Debian's dpdk-testpmd with the PMD
+// plugins the lab's devices need (the workload a pod runs on a vfio-pci VF or
+// a vhost-vdpa device), and the module set. The archive is cached by a hash
+// over everything put into it.
 import { existsSync } from "node:fs";
 import { readdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -16,12 +18,26 @@ import type { NetdevsimBuild } from "./netdevsim.js";
 import { cacheDir, guestCniDir, guestDir, guestNode, repoRoot } from "./paths.js";
 import { scratchPath } from "./publish.js";
 
+/**
+ * Debian's DPDK (package dpdk-dev has dpdk-testpmd). Its EAL loads every
+ * `.so` in the PMD plugin directory at start; only the plugins the lab's
+ * devices need go into the guest's copy of that directory: the igb VF PMD
+ * (net_e1000_igb_vf), virtio (virtio_user on /dev/vhost-vdpa-N) and the ring
+ * mempool testpmd allocates its mbufs from. The buses and the rest are linked
+ * into dpdk-testpmd (RUNPATH is the plugin directory) and come in as its
+ * shared libraries.
+ */
+export const dpdkTestpmd = "/usr/bin/dpdk-testpmd";
+const dpdkPmdDir = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0";
+const dpdkPlugins = ["librte_net_e1000.so", "librte_net_virtio.so", "librte_mempool_ring.so"];
+
 /** Host binaries copied into the guest, by their path in the guest. */
 const binaries: Record<string, string> = {
   "usr/bin/busybox": "/usr/bin/busybox",
   "usr/bin/dash": "/usr/bin/dash",
   "usr/sbin/ip": "/usr/bin/ip",
   "usr/sbin/vdpa": "/usr/sbin/vdpa",
+  [dpdkTestpmd.slice(1)]: dpdkTestpmd,
 };
 
 /**
@@ -130,22 +146,34 @@ export async function buildInitramfs(
     key.bytes(plugin.slice(1), data);
   }
 
+  const pmds = dpdkPlugins.map((name) => path.join(dpdkPmdDir, name));
+  for (const pmd of pmds) {
+    if (!existsSync(pmd)) throw new Error(`${pmd} is missing: install Debian's dpdk-dev`);
+  }
   const libraries = await sharedLibraries([
     "/usr/bin/dash",
     "/usr/bin/ip",
     "/usr/sbin/vdpa",
+    dpdkTestpmd,
+    ...pmds,
     ...plugins,
     guestNode,
     ...(await nativeAddons()),
   ]);
   const addedDirs = new Set<string>(["usr/lib", "usr/lib64"]);
-  for (const library of libraries) {
-    const guestPath = guestLibraryPath(library);
-    const dir = path.dirname(guestPath);
-    if (!addedDirs.has(dir)) {
+  const addParents = (guestPath: string): void => {
+    const missing: string[] = [];
+    for (let dir = path.dirname(guestPath); !addedDirs.has(dir) && dir !== "."; dir = path.dirname(dir))
+      missing.unshift(dir);
+    for (const dir of missing) {
       entries.push({ kind: "dir", path: dir });
       addedDirs.add(dir);
     }
+  };
+  // The DPDK plugins go in under the `.so` name EAL's directory scan opens; their libraries are above.
+  for (const library of [...libraries, ...pmds]) {
+    const guestPath = guestLibraryPath(library);
+    addParents(guestPath);
     const data = await readFile(await realpath(library));
     entries.push({ kind: "file", path: guestPath, data, mode: 0o755 });
     key.bytes(guestPath, data);

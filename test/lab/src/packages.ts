@@ -37,6 +37,11 @@ const hostTools = [
   "libelf1",
   // The real IPAM plugins (host-local, static) that guest tests delegate to; packed into the initramfs.
   "containernetworking-plugins",
+  // dpdk-testpmd and the PMD plugins packed into the initramfs: the DPDK workload of the guest tests.
+  "dpdk-dev",
+  "librte-net-e1000-23",
+  "librte-net-virtio23",
+  "librte-mempool-ring23",
 ];
 
 const aptOptions = ["-o", "DPkg::Lock::Timeout=300", "-o", "APT::Sandbox::User=root"];
