@@ -152,12 +152,30 @@ async function ipamDelForDel(
   type: string | undefined,
   state: AttachmentState | null,
 ): Promise<CniError | undefined> {
+  if (state === null) {
+    if (type !== undefined) await ipamDelWithoutState(req, type);
+    return undefined;
+  }
   try {
-    if (state !== null) await ipamDelFromState(state, req.env, req.log, pathExists(req.netns) ? req.netns : "");
-    else if (type !== undefined) await ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, null);
+    await ipamDelFromState(state, req.env, req.log, pathExists(req.netns) ? req.netns : "");
     return undefined;
   } catch (err) {
     return err instanceof CniError ? err : new CniError(CniCode.IpamFailed, errorMessage(err), { cause: err });
+  }
+}
+
+/**
+ * IPAM DEL of an attachment with no state: best effort. Every ADD writes its state record before it
+ * calls IPAM (macvlan's pending state, a device mode's snapshot), so without one this ADD never reserved
+ * anything, typically because it was refused first. The DEL config may be what ADD refused (an IPAM type
+ * not in CNI_PATH, a requested IP the plugin's own DEL rejects): a failure then is a warning, never a DEL
+ * that fails for ever. It is still attempted, for attachments whose state was lost.
+ */
+async function ipamDelWithoutState(req: CniRequest, type: string): Promise<void> {
+  try {
+    await ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, null);
+  } catch (err) {
+    req.log.warning(`DEL without state: IPAM "${type}" DEL failed, nothing of ours to release: ${errorMessage(err)}`);
   }
 }
 

@@ -328,6 +328,12 @@ async function deleteUnrecordedLink(native: NativeClient, netns: string, ifname:
     await native.run([cmd.linkDelByIndex({ netns, index: link.index })]);
   } catch (err) {
     if (isGone(err, netns)) return;
+    // The helper refused its arguments (exit 2, nothing ran): with the name checked above, that is the
+    // netns, a path that is no namespace (ADD refused it with code 3), so it holds no link of ours.
+    if (err instanceof NativeError && err.exitCode === 2) {
+      log.info(`DEL finds no netns at "${netns}" (${err.message}): nothing to delete`);
+      return;
+    }
     throw cniErrorFromNative(err, `delete interface "${ifname}" in netns`, netns);
   }
 }

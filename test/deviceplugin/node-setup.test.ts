@@ -193,7 +193,12 @@ describe.skipIf(!existsSync(HELPER))("node setup in the daemon (helper on a fake
     writeConfig({ pfs: [{ pfName: "ens2f0", pciAddress: PF2, numVfs: 2 }] });
     const d = await startDaemon();
     expect(await d.exited()).toBe(2);
-    expect(d.stderr).toContain(
+    // stderr is JSON lines (grpc-js's included): the refusal is the start failure's error field.
+    const errors = d.stderr
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => (JSON.parse(line) as { error?: unknown }).error);
+    expect(errors).toContain(
       'Invalid config at "nodeSetup.pfs[0]": expected one of "pfName" and "pciAddress", not both',
     );
     expect(numVfs(PF2)).toBe("0");
