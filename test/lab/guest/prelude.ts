@@ -117,13 +117,21 @@ export interface Vf {
   netdev: string;
 }
 
-/** The PF's VFs in index order (virtfnN links). */
+/**
+ * The PF's VFs in index order (virtfnN links). A link that vanishes between the listing and its read
+ * (VFs being removed while a test polls) is a VF that is gone: left out, not an error.
+ */
 export function listVfs(pf = PF): { index: number; addr: string }[] {
   const dir = path.join(pciDevices, pf);
-  return readdirSync(dir)
-    .filter((name) => /^virtfn\d+$/.test(name))
-    .map((name) => ({ index: Number(name.slice(6)), addr: path.basename(readlinkSync(path.join(dir, name))) }))
-    .sort((a, b) => a.index - b.index);
+  const vfs: { index: number; addr: string }[] = [];
+  for (const name of readdirSync(dir).filter((n) => /^virtfn\d+$/.test(n))) {
+    try {
+      vfs.push({ index: Number(name.slice(6)), addr: path.basename(readlinkSync(path.join(dir, name))) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  return vfs.sort((a, b) => a.index - b.index);
 }
 
 /** Creates `count` VFs on the PF and waits until each has its igbvf netdev. */
