@@ -221,14 +221,18 @@ describe.skipIf(!ready)(
     it("GC removes the port, socket dir and addresses of attachments no longer valid", async () => {
       const pod2 = "4a0c0b7e-5d1f-4f0a-9e51-0123456789ab";
       expect((await cni("ADD", conf())).code).toBe(0);
-      expect((await cni("ADD", conf(), { CNI_CONTAINERID: "c2", CNI_ARGS: `IgnoreUnknown=1;K8S_POD_UID=${pod2}` })).code).toBe(0);
+      expect(
+        (await cni("ADD", conf(), { CNI_CONTAINERID: "c2", CNI_ARGS: `IgnoreUnknown=1;K8S_POD_UID=${pod2}` })).code,
+      ).toBe(0);
       const gc = await cni("GC", { ...conf(), "cni.dev/valid-attachments": [{ containerID: "c2", ifname: "net1" }] });
       expect(gc.code, JSON.stringify(gc.out)).toBe(0);
       expect(await accelnetPortNames()).toEqual([portNameFor("c2", "net1")]);
       expect(existsSync(sockDir())).toBe(false);
       expect(existsSync(sockDir(pod2))).toBe(true);
       expect(fx.reservedIps(join(base, "ipam"), "ovs-net")).toHaveLength(1); // c1's address was released
-      expect((await cni("DEL", conf(), { CNI_CONTAINERID: "c2", CNI_ARGS: `IgnoreUnknown=1;K8S_POD_UID=${pod2}` })).code).toBe(0);
+      expect(
+        (await cni("DEL", conf(), { CNI_CONTAINERID: "c2", CNI_ARGS: `IgnoreUnknown=1;K8S_POD_UID=${pod2}` })).code,
+      ).toBe(0);
       expect(await accelnetPortNames()).toEqual([]);
     });
 
