@@ -266,15 +266,16 @@ export async function callIpam(req: IpamRequest, version: string): Promise<IpamO
   }
   if (used !== version) stdin = rewriteForVersion(stdin, version, used);
   let outcome = await run(req, path, req.command, stdin, used);
-  const refused = () => !outcome.ok && outcome.error?.code === CniCode.IncompatibleVersion;
+  const refusal = (o: RawOutcome) => (!o.ok && o.error?.code === CniCode.IncompatibleVersion ? o.error : null);
+  const refused = refusal(outcome);
   // Refusing a version its cached answer listed makes that answer stale (the binary changed in place).
-  if (refused() && versions.cached()?.includes(used) === true) versions.forget();
-  if (refused()) {
+  if (refused !== null && versions.cached()?.includes(used) === true) versions.forget();
+  if (refused !== null) {
     const theirs = await versions.get();
     const common = highestCommon(ours, theirs);
     if (common === null || common === used) {
       if (req.command === "STATUS" || req.command === "GC") return skipped(theirs);
-      throw outcome.error;
+      throw refused;
     }
     req.log.info(`IPAM plugin "${req.type}" rejected cniVersion ${used}: retrying ${req.command} with ${common}`);
     stdin = common === version ? req.stdin : rewriteForVersion(req.stdin, version, common);

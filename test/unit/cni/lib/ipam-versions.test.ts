@@ -14,7 +14,9 @@ vi.mock("../../../../cni/lib/exec.js", async (importOriginal) => {
   return {
     ...real,
     execPlugin: (opts: Parameters<typeof real.execPlugin>[0]) => {
-      execs.commands.push(`${String(opts.env["CNI_COMMAND"])} ${JSON.parse(opts.stdin).cniVersion}`);
+      execs.commands.push(
+        `${String(opts.env["CNI_COMMAND"])} ${(JSON.parse(opts.stdin) as { cniVersion: string }).cniVersion}`,
+      );
       return real.execPlugin(opts);
     },
   };
