@@ -308,7 +308,7 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
           netdevs: [],
         }),
       showVf: helperVfPlatform.showVf,
-      setVf: helperVfPlatform.setVf,
+      setVfs: helperVfPlatform.setVfs,
     };
     const shown = async (): Promise<Vf | undefined> => {
       const [link] = await ipJson<{ vfinfo_list: VfInfo[] }[]>("-d", "link", "show", "dev", nsim.netdev);
