@@ -61,6 +61,17 @@ async function roundTrips(cni: Cni, native: { batches: number }, ipamLog: string
   return { first: strip(first), again: strip(again) };
 }
 
+/** The counts a mode is held to: helper round trips per verb; IPAM execs ADD (first, again), CHECK, DEL. */
+function expected(add: number, check: number, del: number) {
+  const pass = (ipamAdd: number) => ({
+    ADD: { helper: add, ipam: ipamAdd },
+    CHECK: { helper: check, ipam: 1 },
+    DEL: { helper: del, ipam: 1 },
+  });
+  // The first ADD pays Debian-style IPAM's version fallback (ADD, VERSION, ADD); later ones run it once.
+  return { first: pass(3), again: pass(1) };
+}
+
 function print(label: string, r: Awaited<ReturnType<typeof roundTrips>>) {
   const f = (c: Counts) => `${c.helper} helper + ${c.ipam} IPAM`;
   for (const pass of ["first", "again"] as const) {
@@ -96,7 +107,7 @@ describe("helper round trips per CNI call (fake kernels, real mode code)", () =>
     return { cni, native };
   };
 
-  it("SR-IOV kernel mode with every igb setting, MAC and MTU", async () => {
+  it("SR-IOV kernel mode with every igb setting, MAC and MTU: ADD 9, CHECK 4, DEL 8", async () => {
     const { cni, native } = sriovSetup();
     const conf = {
       cniVersion: "1.1.0",
@@ -114,9 +125,10 @@ describe("helper round trips per CNI call (fake kernels, real mode code)", () =>
     };
     const r = await roundTrips(cni, native, ipamLog, conf);
     print("sriov kernel", r);
+    expect(r).toEqual(expected(9, 4, 8));
   });
 
-  it("SR-IOV DPDK mode (vfio-pci) with a VLAN", async () => {
+  it("SR-IOV DPDK mode (vfio-pci) with a VLAN: ADD 5, CHECK 3, DEL 4", async () => {
     const { cni, native } = sriovSetup();
     const conf = {
       cniVersion: "1.1.0",
@@ -128,6 +140,7 @@ describe("helper round trips per CNI call (fake kernels, real mode code)", () =>
     };
     const r = await roundTrips(cni, native, ipamLog, conf);
     print("sriov dpdk", r);
+    expect(r).toEqual(expected(5, 3, 4));
   });
 
   const vdpaSetup = () => {
@@ -148,12 +161,13 @@ describe("helper round trips per CNI call (fake kernels, real mode code)", () =>
   };
 
   it.each([
-    ["vhost", "vhost0", {}],
-    ["virtio", "virt0", { mac: "02:00:00:00:bb:01", mtu: 1400 }],
-  ])("vDPA %s", async (label, deviceID, extra) => {
+    ["vhost", "vhost0", {}, expected(2, 1, 0)],
+    ["virtio", "virt0", { mac: "02:00:00:00:bb:01", mtu: 1400 }, expected(6, 1, 4)],
+  ])("vDPA %s: the counts of its driver", async (label, deviceID, extra, counts) => {
     const { cni, native } = vdpaSetup();
     const conf = { cniVersion: "1.1.0", name: "vdpanet", type: "accelnet", deviceID, ipam: { type: "fake" }, ...extra };
     const r = await roundTrips(cni, native, ipamLog, conf);
     print(`vdpa ${label}`, r);
+    expect(r).toEqual(counts);
   });
 });
