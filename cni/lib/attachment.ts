@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
 import { lockTimeout } from "./gc.js";
 import { callIpam, type IpamCommand } from "./ipam.js";
+import { stateDirVersionCache, type IpamVersionCache } from "./ipam-versions.js";
 import { isObject } from "./is.js";
 import { clearAttachmentLeftovers } from "./leftovers.js";
 import { attachmentLockPath, withLock } from "./lock.js";
@@ -85,7 +86,12 @@ export function newAttachmentState(
 
 // ---------------------------------------------------------------- IPAM
 
-/** IPAM with the request's config and environment (CHECK, STATUS). */
+/** The IPAM plugins' VERSION answers in the state dir (ipam-versions.ts). */
+export function cacheOf(req: Pick<CniRequest, "stateDir" | "log">): IpamVersionCache {
+  return stateDirVersionCache(req.stateDir, req.log);
+}
+
+/** IPAM with the request's config and environment (STATUS: no version cache, it writes nothing). */
 export async function ipamCall(req: CniRequest, type: string, command: IpamCommand): Promise<void> {
   await callIpam({ type, command, stdin: req.stdin, env: req.env, log: req.log }, req.cniVersion);
 }
@@ -104,7 +110,7 @@ export async function ipamCheck(req: CniRequest, type: string, state: Attachment
     atLeast(known, "0.4.0");
   const knownVersion = usable ? known : null;
   await callIpam(
-    { type, command: "CHECK", stdin: req.stdin, env: req.env, log: req.log, knownVersion },
+    { type, command: "CHECK", stdin: req.stdin, env: req.env, log: req.log, knownVersion, versionCache: cacheOf(req) },
     req.cniVersion,
   );
 }
@@ -118,7 +124,15 @@ export async function ipamCheck(req: CniRequest, type: string, state: Attachment
 export async function ipamAdd(req: CniRequest, type: string, result: Result, undo: UndoStack): Promise<string | null> {
   const onExitZero = (version: string) =>
     undo.push(`IPAM "${type}" ADD`, () => ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, version));
-  const request = { type, command: "ADD" as const, stdin: req.stdin, env: req.env, log: req.log, onExitZero };
+  const request = {
+    type,
+    command: "ADD" as const,
+    stdin: req.stdin,
+    env: req.env,
+    log: req.log,
+    onExitZero,
+    versionCache: cacheOf(req),
+  };
   const ipam = await callIpam(request, req.cniVersion);
   if (ipam.result === null || ipam.result.ips.length === 0) {
     throw new CniError(CniCode.IpamFailed, `Cannot use IPAM plugin "${type}" result: no IP config`);

@@ -5,6 +5,7 @@
 import { CniError, errorMessage } from "./errors.js";
 import { isObject } from "./is.js";
 import { callIpam } from "./ipam.js";
+import { stateDirVersionCache } from "./ipam-versions.js";
 import { clearAttachmentLeftovers, sweepDeadFiles, unrecordedOwners } from "./leftovers.js";
 import { attachmentLockPath, withLock } from "./lock.js";
 import { invalidConfig } from "./netconf.js";
@@ -78,7 +79,14 @@ export async function collectGarbage(
   sweepDeadFiles(req.stateDir, req.log);
   if (req.conf.ipamType !== undefined) {
     await callIpam(
-      { type: req.conf.ipamType, command: "GC", stdin: req.stdin, env: req.env, log: req.log },
+      {
+        type: req.conf.ipamType,
+        command: "GC",
+        stdin: req.stdin,
+        env: req.env,
+        log: req.log,
+        versionCache: stateDirVersionCache(req.stateDir, req.log),
+      },
       req.cniVersion,
     );
   }

@@ -7,6 +7,8 @@
 // CHECK, 1.1.0 for STATUS and GC), rewrite `cniVersion` (and convert `prevResult`) in its stdin, and
 // retry once. Its result is converted up to our internal (1.1.0) shape. When no common version allows
 // STATUS or GC, the IPAM plugin is skipped for that verb (it cannot take part in it), which is logged.
+// The VERSION answer is cached per plugin binary (ipam-versions.ts): later calls pick the version from
+// it and run the plugin once; a plugin that refuses a version its cached answer listed is asked again.
 //
 // accelnet is never its own IPAM plugin: a type named "accelnet", or one that is the running executable
 // (same inode: a hard link, a symlink or a renamed copy in place), is refused with code 7; and every IPAM
@@ -14,6 +16,7 @@
 // Otherwise CHECK, STATUS and GC would recurse without end. DEL skips such an IPAM with a warning:
 // ADD refused it, so it holds nothing.
 import { accessSync, constants, statSync } from "node:fs";
+import { identityOf, type BinaryIdentity, type IpamVersionCache } from "./ipam-versions.js";
 import { join } from "node:path";
 import { CniCode, CniError, errorMessage } from "./errors.js";
 import { execPlugin } from "./exec.js";
@@ -42,6 +45,8 @@ export interface IpamRequest {
    * its undo (IPAM DEL) here, so output that cannot be used still gets the reservation released.
    */
   onExitZero?: (version: string) => void;
+  /** Where the plugin's VERSION answer is remembered (none: asked whenever needed). */
+  versionCache?: IpamVersionCache;
 }
 
 const minVersionFor: Record<IpamCommand, string> = {
@@ -175,6 +180,37 @@ async function supportedVersions(req: IpamRequest, path: string, version: string
   return [];
 }
 
+/**
+ * The plugin's supportedVersions: `cached()` from the cache alone, `get()` from the cache or else by
+ * asking VERSION (an answer is cached; a failed or empty one is not), `forget()` drops a stale answer.
+ */
+function pluginVersions(req: IpamRequest, path: string, version: string) {
+  const cache = req.versionCache;
+  let id: BinaryIdentity | null = null;
+  if (cache !== undefined) {
+    try {
+      id = identityOf(statSync(path, { bigint: true }));
+    } catch {
+      id = null; // gone between the search and now: the exec will say so
+    }
+  }
+  let known: string[] | null = cache !== undefined && id !== null ? cache.lookup(path, id) : null;
+  return {
+    cached: () => known,
+    async get(): Promise<string[]> {
+      if (known !== null) return known;
+      const theirs = await supportedVersions(req, path, version);
+      if (cache !== undefined && id !== null && theirs.length > 0) cache.store(path, id, theirs);
+      known = theirs;
+      return theirs;
+    },
+    forget() {
+      known = null;
+      cache?.forget(path);
+    },
+  };
+}
+
 /** The stdin rewritten for `version`: cniVersion replaced, prevResult converted to that version. */
 export function rewriteForVersion(stdin: string, from: string, to: string): string {
   const conf = JSON.parse(stdin) as Record<string, unknown>;
@@ -208,35 +244,41 @@ export async function callIpam(req: IpamRequest, version: string): Promise<IpamO
   }
   let stdin = req.stdin;
   let used = version;
-  if (req.knownVersion !== undefined && req.knownVersion !== null && req.knownVersion !== version) {
-    stdin = rewriteForVersion(stdin, version, req.knownVersion);
+  const ours = SUPPORTED_VERSIONS.filter(
+    (v) => atLeast(v, minVersionFor[req.command]) && compareVersions(v, version) <= 0,
+  );
+  const versions = pluginVersions(req, path, version);
+  const skipped = (theirs: readonly string[]) => {
+    req.log.info(`IPAM plugin "${req.type}" supports [${theirs.join(", ")}]: skipped for ${req.command}`);
+    return { result: null, version: null };
+  };
+  if (req.knownVersion !== undefined && req.knownVersion !== null) {
     used = req.knownVersion;
-  }
-  if (req.command === "STATUS" || req.command === "GC") {
+  } else if (req.command === "STATUS" || req.command === "GC") {
     // Plugins older than 1.1.0 do not know these verbs and answer with unrelated errors (1.1.1's skel
     // says "missing containerID"), so ask first instead of interpreting their failure.
-    const theirs = await supportedVersions(req, path, version);
-    if (!theirs.some((v) => atLeastSafe(v, "1.1.0"))) {
-      req.log.info(`IPAM plugin "${req.type}" supports [${theirs.join(", ")}]: skipped for ${req.command}`);
-      return { result: null, version: null };
-    }
+    const theirs = await versions.get();
+    if (!theirs.some((v) => atLeastSafe(v, "1.1.0"))) return skipped(theirs);
+  } else {
+    // A cached answer picks the version at once; without one the request's version is tried first.
+    const theirs = versions.cached();
+    if (theirs !== null && !theirs.includes(version)) used = highestCommon(ours, theirs) ?? version;
   }
+  if (used !== version) stdin = rewriteForVersion(stdin, version, used);
   let outcome = await run(req, path, req.command, stdin, used);
-  if (!outcome.ok && outcome.error?.code === CniCode.IncompatibleVersion) {
-    const theirs = await supportedVersions(req, path, version);
-    const ours = SUPPORTED_VERSIONS.filter(
-      (v) => atLeast(v, minVersionFor[req.command]) && compareVersions(v, version) <= 0,
-    );
+  const refusal = (o: RawOutcome) => (!o.ok && o.error?.code === CniCode.IncompatibleVersion ? o.error : null);
+  const refused = refusal(outcome);
+  // Refusing a version its cached answer listed makes that answer stale (the binary changed in place).
+  if (refused !== null && versions.cached()?.includes(used) === true) versions.forget();
+  if (refused !== null) {
+    const theirs = await versions.get();
     const common = highestCommon(ours, theirs);
-    if (common === null) {
-      if (req.command === "STATUS" || req.command === "GC") {
-        req.log.info(`IPAM plugin "${req.type}" supports [${theirs.join(", ")}]: skipped for ${req.command}`);
-        return { result: null, version: null };
-      }
-      throw outcome.error;
+    if (common === null || common === used) {
+      if (req.command === "STATUS" || req.command === "GC") return skipped(theirs);
+      throw refused;
     }
-    req.log.info(`IPAM plugin "${req.type}" rejected cniVersion ${version}: retrying ${req.command} with ${common}`);
-    stdin = rewriteForVersion(stdin, version, common);
+    req.log.info(`IPAM plugin "${req.type}" rejected cniVersion ${used}: retrying ${req.command} with ${common}`);
+    stdin = common === version ? req.stdin : rewriteForVersion(req.stdin, version, common);
     used = common;
     outcome = await run(req, path, req.command, stdin, used);
   }

@@ -92,87 +92,152 @@ function ifnameTaken(ifname: string, netns: string, cause?: unknown): CniError {
   );
 }
 
+/** The reply of a batch that failed: how many of its commands completed, which failed (null: unknown). */
+function failedAt(err: unknown): { completed: number; index: number | null } {
+  if (!(err instanceof NativeError) || err.index === null) return { completed: 0, index: null };
+  return { completed: err.completed.length, index: err.index };
+}
+
 /**
- * Moves the snapshot's netdev into the pod as CNI_IFNAME with MAC and MTU, pushing undos as it goes.
- * Step names for fault(): tmp-netns, move-tmp, altname, move-pod, mac, mtu.
+ * Moves the snapshot's netdev into the pod as CNI_IFNAME with MAC and MTU, in three helper round trips
+ * (the move needs the netns to exist when its batch is validated; the last round trip needs the
+ * altnames the first move left), pushing the undo of each command that ran
+ * (a batch that failed says which did; a helper that died says nothing, and then every undo whose step
+ * may have run is pushed: each of them is harmless when its step did not happen).
+ * Step names for fault(), all fired after the last round trip: tmp-netns, move-tmp, altname,
+ * move-pod, mac, mtu.
  */
 export async function moveNetdevIn(o: MoveInOptions): Promise<Link> {
   const { native, undo, snapshot: snap } = o;
   const place: NetdevPlace = { netns: null, name: snap.name };
+  const podPlace: NetdevPlace = { netns: o.podNetns, name: o.ifname };
   let tmpAlive = false;
+  let mayBeInPod = false;
   let link: Link;
 
+  // 1. The temporary netns, then the netdev into it away from host names, udev and NetworkManager
+  //    (move and rename in one command).
+  const pushTmpUndo = () => {
+    tmpAlive = true;
+    // Runs after the netdev left the temporary netns (the undo pushed below runs first).
+    undo.push(`temporary netns "${o.tmpNetns}"`, async () => {
+      if (tmpAlive) await deleteTmpNetns(native, o.tmpNetns);
+    });
+  };
+  const pushNetdevUndo = () => {
+    undo.push(`netdev "${snap.name}" out of the host`, async () => {
+      // Where a batch that died left it is unknown: the pod (only a link that is this device), then here.
+      const places = mayBeInPod && place.netns !== o.podNetns ? [{ ...podPlace }, { ...place }] : [{ ...place }];
+      const owns = o.owns ?? (() => true);
+      await returnNetdevToHost({ native, log: o.log, snapshot: snap, places, locate: o.locate, owns });
+    });
+  };
+  // The helper checks every netns path of a batch before it runs any command, so the netns must
+  // exist before the batch that moves into it.
   await native.run([cmd.netnsCreate({ path: o.tmpNetns })]).catch((err: unknown) => {
     throw cniErrorFromNative(err, "create temporary netns", o.tmpNetns);
   });
-  tmpAlive = true;
-  // Runs after the netdev left the temporary netns (the undo pushed below runs first).
-  undo.push(`temporary netns "${o.tmpNetns}"`, async () => {
-    if (tmpAlive) await deleteTmpNetns(native, o.tmpNetns);
-  });
-  o.fault("tmp-netns");
-
-  // Away from host names, udev and NetworkManager: move and rename in one request.
-  [{ link }] = await native
-    .run([cmd.linkMove({ name: snap.name, to: o.tmpNetns, newname: o.ifname })])
-    .catch((err: unknown) => {
-      throw cniErrorFromNative(err, "move netdev into temporary netns", snap.name);
-    });
+  pushTmpUndo();
+  try {
+    [{ link }] = await native.run([cmd.linkMove({ name: snap.name, to: o.tmpNetns, newname: o.ifname })]);
+  } catch (err) {
+    if (failedAt(err).index === null) {
+      Object.assign(place, { netns: o.tmpNetns, name: o.ifname });
+      pushNetdevUndo();
+    }
+    throw cniErrorFromNative(err, "move netdev into temporary netns", snap.name);
+  }
   Object.assign(place, { netns: o.tmpNetns, name: o.ifname });
-  undo.push(`netdev "${snap.name}" out of the host`, async () => {
-    const places = [{ ...place }];
-    const owns = o.owns ?? (() => true);
-    await returnNetdevToHost({ native, log: o.log, snapshot: snap, places, locate: o.locate, owns });
-  });
-  o.fault("move-tmp");
+  pushNetdevUndo();
 
-  link = await dropNewAltnames(native, place, link, snap);
-  o.fault("altname");
-
-  try {
-    [{ link }] = await native.run([cmd.linkMove({ netns: o.tmpNetns, name: o.ifname, to: o.podNetns })]);
-  } catch (err) {
-    if (exists(err)) throw ifnameTaken(o.ifname, o.podNetns, err);
-    throw cniErrorFromNative(err, `move netdev "${o.ifname}" into netns`, o.podNetns);
-  }
-  place.netns = o.podNetns;
-  try {
-    await deleteTmpNetns(native, o.tmpNetns);
-    tmpAlive = false;
-  } catch (err) {
-    o.log.warning(`${errorMessage(err)} (retried on rollback and DEL)`);
-  }
-  o.fault("move-pod");
-
-  if (o.mac !== undefined && link.mac?.toLowerCase() !== o.mac) {
-    [{ link }] = await native.run([cmd.linkSetMac({ ...at(place), mac: o.mac })]).catch((err: unknown) => {
-      throw cniErrorFromNative(err, `set MAC ${o.mac} on`, o.ifname);
-    });
-    undo.push(`MAC of "${o.ifname}"`, async () => {
-      if (snap.mac !== null) await native.run([cmd.linkSetMac({ ...at(place), mac: snap.mac })]);
-    });
-  }
-  o.fault("mac");
-
-  if (o.mtu !== undefined && link.mtu !== o.mtu) {
+  // 2. Altnames it did not have in the host (the kernel keeps an old name as one), into the pod, MAC,
+  //    MTU (the device's range is known from the first move: netns moves do not change it), and the
+  //    temporary netns deleted last, so a failure to delete it only leaves it for rollback or DEL.
+  const extra = link.altnames.filter((a) => !snap.altnames.includes(a));
+  const setMac = o.mac !== undefined && link.mac?.toLowerCase() !== o.mac ? o.mac : undefined;
+  const setMtu = o.mtu !== undefined && link.mtu !== o.mtu ? o.mtu : undefined;
+  if (setMtu !== undefined) {
     const range = `${link.minMtu ?? 68}-${link.maxMtu ?? 65535}`;
-    if ((link.maxMtu !== null && o.mtu > link.maxMtu) || (link.minMtu !== null && o.mtu < link.minMtu)) {
+    if ((link.maxMtu !== null && setMtu > link.maxMtu) || (link.minMtu !== null && setMtu < link.minMtu)) {
       throw new CniError(
         CniCode.InvalidConfig,
-        `Cannot set "mtu" ${o.mtu} on "${o.ifname}": the device allows ${range}`,
+        `Cannot set "mtu" ${setMtu} on "${o.ifname}": the device allows ${range}`,
       );
     }
-    [{ link }] = await native.run([cmd.linkSetMtu({ ...at(place), mtu: o.mtu })]).catch((err: unknown) => {
-      throw new CniError(CniCode.InvalidConfig, `Cannot set "mtu" ${o.mtu} on "${o.ifname}": ${causeText(err)}`, {
+  }
+  const steps: { step: "altname" | "move-pod" | "mac" | "mtu" | "tmp-gone"; command: Command<{ link?: Link }> }[] = [
+    ...extra.map((altname) => ({ step: "altname" as const, command: cmd.linkAltnameDel({ ...at(place), altname }) })),
+    { step: "move-pod", command: cmd.linkMove({ netns: o.tmpNetns, name: o.ifname, to: o.podNetns }) },
+    ...(setMac === undefined
+      ? []
+      : [{ step: "mac" as const, command: cmd.linkSetMac({ ...at(podPlace), mac: setMac }) }]),
+    ...(setMtu === undefined
+      ? []
+      : [{ step: "mtu" as const, command: cmd.linkSetMtu({ ...at(podPlace), mtu: setMtu }) }]),
+    { step: "tmp-gone", command: cmd.netnsDelete({ path: o.tmpNetns }) },
+  ];
+  const ran = (step: string) => {
+    if (step === "move-pod") place.netns = o.podNetns;
+    if (step === "mac") {
+      undo.push(`MAC of "${o.ifname}"`, async () => {
+        if (snap.mac !== null) await native.run([cmd.linkSetMac({ ...at(place), mac: snap.mac })]);
+      });
+    }
+    if (step === "mtu") {
+      undo.push(`MTU of "${o.ifname}"`, async () => {
+        await native.run([cmd.linkSetMtu({ ...at(place), mtu: snap.mtu })]);
+      });
+    }
+    if (step === "tmp-gone") tmpAlive = false;
+  };
+  try {
+    const results = await native.run(steps.map((s) => s.command));
+    for (const s of steps) ran(s.step);
+    for (const r of results) if (r.link !== undefined) link = r.link;
+  } catch (err) {
+    const { completed, index } = failedAt(err);
+    for (const s of steps.slice(0, completed)) ran(s.step);
+    const failed = index === null ? undefined : steps[index]?.step;
+    if (failed === "tmp-gone") {
+      o.log.warning(
+        `${errorMessage(cniErrorFromNative(err, "delete temporary netns", o.tmpNetns))} (retried on rollback and DEL)`,
+      );
+      const lastLink = (err as NativeError).completed.findLast((r) => (r as { link?: Link }).link !== undefined);
+      link = (lastLink as { link: Link }).link;
+    } else {
+      if (index === null) {
+        // No reply: the netdev may be in the pod already, with the MAC and MTU set.
+        mayBeInPod = true;
+        for (const s of steps) if (s.step === "mac" || s.step === "mtu") ran(s.step);
+      }
+      throw moveInError(err, failed, o, extra, setMac, setMtu);
+    }
+  }
+  for (const step of ["tmp-netns", "move-tmp", "altname", "move-pod", "mac", "mtu"]) o.fault(step);
+  return link;
+}
+
+function moveInError(
+  err: unknown,
+  failed: string | undefined,
+  o: MoveInOptions,
+  extra: readonly string[],
+  mac: string | undefined,
+  mtu: number | undefined,
+): CniError {
+  switch (failed) {
+    case "altname":
+      return cniErrorFromNative(err, `delete altnames ${extra.join(", ")} of`, o.ifname);
+    case "mac":
+      return cniErrorFromNative(err, `set MAC ${mac} on`, o.ifname);
+    case "mtu":
+      return new CniError(CniCode.InvalidConfig, `Cannot set "mtu" ${mtu} on "${o.ifname}": ${causeText(err)}`, {
         cause: err,
       });
-    });
-    undo.push(`MTU of "${o.ifname}"`, async () => {
-      await native.run([cmd.linkSetMtu({ ...at(place), mtu: snap.mtu })]);
-    });
+    default:
+      if (exists(err)) return ifnameTaken(o.ifname, o.podNetns, err);
+      return cniErrorFromNative(err, `move netdev "${o.ifname}" into netns`, o.podNetns);
   }
-  o.fault("mtu");
-  return link;
 }
 
 /** Deletes a temporary netns; one that is already gone is fine. */
@@ -191,18 +256,6 @@ export async function deleteTmpNetns(native: NativeClient, path: string): Promis
 export async function removeLeftoverTmpNetns(native: NativeClient, path: string | null): Promise<void> {
   if (path === null || netnsInode(path) === null) return;
   await deleteTmpNetns(native, path);
-}
-
-/** Deletes altnames the device did not have in the host (the kernel keeps an old name as one). */
-async function dropNewAltnames(native: NativeClient, place: NetdevPlace, link: Link, snap: NetdevSnapshot) {
-  const extra = link.altnames.filter((a) => !snap.altnames.includes(a));
-  if (extra.length === 0) return link;
-  const results = await native
-    .run(extra.map((altname) => cmd.linkAltnameDel({ ...at(place), altname })))
-    .catch((err: unknown) => {
-      throw cniErrorFromNative(err, `delete altnames ${extra.join(", ")} of`, place.name);
-    });
-  return results.at(-1)?.link ?? link;
 }
 
 export interface ReturnOptions {

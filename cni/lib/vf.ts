@@ -24,7 +24,11 @@ export interface VfIdentity {
 export interface VfPlatform {
   lookup: (native: NativeClient, addr: string) => Promise<VfIdentity>;
   showVf: (native: NativeClient, vf: VfIdentity) => Promise<Vf>;
-  setVf: (native: NativeClient, vf: VfIdentity, setting: VfSetting) => Promise<Vf>;
+  /**
+   * Applies `settings` in order in one round trip, resolving with each read-back. A failure rejects
+   * with a NativeError whose `index` names the failing setting (null: unknown which ran).
+   */
+  setVfs: (native: NativeClient, vf: VfIdentity, settings: readonly VfSetting[]) => Promise<Vf[]>;
   /** Whether a netdev is this VF's (default: its parent device is the VF's PCI address). */
   owns?: (link: Link, addr: string) => boolean;
 }
@@ -85,9 +89,9 @@ export const helperVfPlatform: VfPlatform = {
     }
     return found;
   },
-  async setVf(native, vf, setting) {
-    const [{ vf: readBack }] = await native.run([cmd.vfSet({ pf: vf.pfNetdev, vf: vf.index, setting })]);
-    return readBack;
+  async setVfs(native, vf, settings) {
+    const results = await native.run(settings.map((setting) => cmd.vfSet({ pf: vf.pfNetdev, vf: vf.index, setting })));
+    return results.map((r) => r.vf);
   },
 };
 
@@ -213,23 +217,33 @@ export function codeForVfSetError(errname: string): number {
 }
 
 /**
- * Applies one setting through the PF and checks the read-back. Errors name the setting and the PF's
- * driver: `Cannot set "link_state" on VF 0 of "eth1" (driver igb): operation not supported`.
- * A refusal is code 2 (a field accelnet knows but this hardware cannot honour), whatever errno the
- * driver chose for it: igb refuses min_tx_rate with EINVAL, others say EOPNOTSUPP, EPERM or ERANGE.
+ * Applies settings through the PF in one round trip and checks the read-backs. Errors name the
+ * failing setting and the PF's driver: `Cannot set "link_state" on VF 0 of "eth1" (driver igb):
+ * operation not supported`. A refusal is code 2 (a field accelnet knows but this hardware cannot
+ * honour), whatever errno the driver chose for it: igb refuses min_tx_rate with EINVAL, others say
+ * EOPNOTSUPP, EPERM or ERANGE. The settings before the failing one took effect (the caller's undo,
+ * restoreVfSettings, compares and puts back whatever differs).
  */
-export async function applyVfSetting(
+export async function applyVfSettings(
   platform: VfPlatform,
   native: NativeClient,
   vf: VfIdentity,
-  setting: VfSetting,
-): Promise<Vf> {
-  const what = `Cannot set "${fieldOf(setting)}" on VF ${vf.index} of "${vf.pfNetdev}" (driver ${vf.pfDriver})`;
-  let readBack: Vf;
+  settings: readonly VfSetting[],
+): Promise<Vf[]> {
+  const what = (setting: VfSetting | undefined) =>
+    `Cannot set ${setting === undefined ? "VF settings" : `"${fieldOf(setting)}"`} on VF ${vf.index} of ` +
+    `"${vf.pfNetdev}" (driver ${vf.pfDriver})`;
+  let readBacks: Vf[];
   try {
-    readBack = await platform.setVf(native, vf, setting);
+    readBacks = await platform.setVfs(native, vf, settings);
   } catch (err) {
-    if (err instanceof CniError) throw new CniError(err.code, `${what}: ${err.message}`, { cause: err });
+    const failed =
+      err instanceof NativeError && err.index !== null
+        ? settings[err.index]
+        : settings.length === 1
+          ? settings[0]
+          : undefined;
+    if (err instanceof CniError) throw new CniError(err.code, `${what(failed)}: ${err.message}`, { cause: err });
     const errname = err instanceof NativeError ? err.errname : null;
     const code =
       err instanceof NativeError && err.exitCode === 2
@@ -240,12 +254,15 @@ export async function applyVfSetting(
     // The helper adds "driver X (addr) refused IFLA_VF_..." after the errno text: this message names both.
     const cause = causeText(err);
     const text = err instanceof NativeError && err.errno !== null ? (cause.split(": ")[0] ?? cause) : cause;
-    throw new CniError(code, `${what}: ${lowerFirst(text)}`, { cause: err });
+    throw new CniError(code, `${what(failed)}: ${lowerFirst(text)}`, { cause: err });
   }
-  if ("mac" in setting && !settingInEffect(readBack, setting)) {
-    throw new CniError(CniCode.KernelOperationFailed, `${what}: the PF reports MAC ${readBack.mac}`);
-  }
-  return readBack;
+  settings.forEach((setting, i) => {
+    const readBack = readBacks[i];
+    if ("mac" in setting && readBack !== undefined && !settingInEffect(readBack, setting)) {
+      throw new CniError(CniCode.KernelOperationFailed, `${what(setting)}: the PF reports MAC ${readBack.mac}`);
+    }
+  });
+  return readBacks;
 }
 
 const ZERO_MAC = "00:00:00:00:00:00";
@@ -264,22 +281,29 @@ export async function restoreVfSettings(
   log: { warning(msg: string): void },
 ): Promise<VfSettingName[]> {
   const now = await platform.showVf(native, vf);
-  const changed: VfSettingName[] = [];
+  let pending: { name: VfSettingName; setting: VfSetting }[] = [];
   for (const name of [...VF_SETTING_ORDER].reverse()) {
     if (!names.includes(name)) continue;
     const original = originalSetting(snap, name);
-    if (original === undefined || settingInEffect(now, original)) continue;
+    if (original !== undefined && !settingInEffect(now, original)) pending.push({ name, setting: original });
+  }
+  const changed: VfSettingName[] = [];
+  while (pending.length > 0) {
     try {
-      await applyVfSetting(platform, native, vf, original);
-      changed.push(name);
+      await applyVfSettings(
+        platform,
+        native,
+        vf,
+        pending.map((p) => p.setting),
+      );
+      changed.push(...pending.map((p) => p.name));
+      pending = [];
     } catch (err) {
-      if (
-        "mac" in original &&
-        original.mac === ZERO_MAC &&
-        err instanceof CniError &&
-        err.code === CniCode.InvalidConfig
-      ) {
+      // The helper refuses to write an all-zero MAC (exit 2: nothing of the batch ran): without it, again.
+      const zeroMac = (p: { setting: VfSetting }) => "mac" in p.setting && p.setting.mac === ZERO_MAC;
+      if (err instanceof CniError && err.code === CniCode.InvalidConfig && pending.some(zeroMac)) {
         log.warning(`Cannot clear the admin MAC of VF ${vf.index} of "${vf.pfNetdev}": ${err.message}`);
+        pending = pending.filter((p) => !zeroMac(p));
         continue;
       }
       throw err;

@@ -48,7 +48,7 @@ import { deviceKey, withDeviceLock, type DeviceOwner } from "../lib/owner.js";
 import type { Result } from "../lib/result.js";
 import type { AttachmentState } from "../lib/state.js";
 import {
-  applyVfSetting,
+  applyVfSettings,
   DPDK_DRIVERS,
   helperVfPlatform,
   pfMtu,
@@ -220,16 +220,26 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
           const record = recordState(req, "sriov", data, undo);
           fault("snapshot");
 
-          // 4. VF settings through the PF, one per helper command, each read back (the MAC compared).
-          for (const name of VF_SETTING_ORDER) {
+          // 4. VF settings through the PF, in one round trip, each read back (the MAC compared). The undo
+          //    is pushed first: it compares with the snapshot, so it also covers the settings of a batch
+          //    that stopped half-way (or whose helper died) and leaves the others alone.
+          const wanted = VF_SETTING_ORDER.flatMap((name) => {
             const setting = wantedSetting(conf.settings, name);
-            if (setting === undefined) continue;
-            await applyVfSetting(platform, native, vf, setting);
-            undo.push(`VF ${vf.index} "${name}" on "${vf.pfNetdev}"`, async () => {
-              await restoreVfSettings(platform, native, vf, vfSnapshot, [name], req.log);
+            return setting === undefined ? [] : [{ name, setting }];
+          });
+          if (wanted.length > 0) {
+            const names = wanted.map((w) => w.name);
+            undo.push(`VF ${vf.index} ${names.join(", ")} on "${vf.pfNetdev}"`, async () => {
+              await restoreVfSettings(platform, native, vf, vfSnapshot, names, req.log);
             });
-            fault(`vf-${name}`);
+            await applyVfSettings(
+              platform,
+              native,
+              vf,
+              wanted.map((w) => w.setting),
+            );
           }
+          for (const { name } of wanted) fault(`vf-${name}`);
 
           // 5. Kernel mode: the netdev into the pod through a temporary netns, MAC, MTU. DPDK: no netdev.
           const result: Result = { interfaces: [], ips: [], routes: [], dns: conf.net.dns };

@@ -44,15 +44,19 @@ function vethPlatform(marker: string): VfPlatform & { vf: Vf } {
     },
     showVf: () => Promise.resolve({ ...vf }),
     owns: (link) => link.altnames.includes(marker),
-    setVf(_native, _vf, s) {
-      if ("mac" in s) vf.mac = s.mac;
-      if ("vlan" in s) Object.assign(vf, { vlan: s.vlan, qos: s.qos ?? 0, vlanProto: s.proto ?? "802.1q" });
-      if ("spoofchk" in s) vf.spoofchk = s.spoofchk;
-      if ("trust" in s) vf.trust = s.trust;
-      if ("state" in s) vf.linkState = s.state;
-      if ("minTxRate" in s && s.minTxRate !== undefined) vf.minTxRate = s.minTxRate;
-      if ("maxTxRate" in s && s.maxTxRate !== undefined) vf.maxTxRate = s.maxTxRate;
-      return Promise.resolve({ ...vf });
+    setVfs(_native, _vf, settings) {
+      return Promise.resolve(
+        settings.map((s) => {
+          if ("mac" in s) vf.mac = s.mac;
+          if ("vlan" in s) Object.assign(vf, { vlan: s.vlan, qos: s.qos ?? 0, vlanProto: s.proto ?? "802.1q" });
+          if ("spoofchk" in s) vf.spoofchk = s.spoofchk;
+          if ("trust" in s) vf.trust = s.trust;
+          if ("state" in s) vf.linkState = s.state;
+          if ("minTxRate" in s && s.minTxRate !== undefined) vf.minTxRate = s.minTxRate;
+          if ("maxTxRate" in s && s.maxTxRate !== undefined) vf.maxTxRate = s.maxTxRate;
+          return { ...vf };
+        }),
+      );
     },
   };
 }

@@ -1,7 +1,7 @@
 // The lab's view of the CNI plugin and of what it leaves on the host: one CNI call through the shipped
 // dispatcher with the real helper, iproute2 reads that do not go through the helper, and the state
 // and owner markers a finished DEL or GC must have removed.
-import { createNativeClient } from "../../../native/client/index.js";
+import { createNativeClient, type NativeClient } from "../../../native/client/index.js";
 import { OwnerMarkers } from "../../../cni/lib/owner.js";
 import { StateStore } from "../../../cni/lib/state.js";
 import type { CniFuncs } from "../../../cni/skel/types.js";
@@ -41,6 +41,19 @@ export interface CniPlace {
   devinfoDir: string;
 }
 
+/** Helper round trips (one exec each) of every runCni call so far: tests read the difference. */
+export const helperRoundTrips = { count: 0 };
+
+function countedClient(): NativeClient {
+  const inner = createNativeClient({ helperPath });
+  return {
+    run(cmds) {
+      helperRoundTrips.count++;
+      return inner.run(cmds);
+    },
+  };
+}
+
 /** One CNI call (container "ctr-a", ifname net1) through the dispatcher; @env overrides any variable. */
 export async function runCni(
   funcs: CniFuncs,
@@ -70,7 +83,7 @@ export async function runCni(
       stderr: { write: (s: string) => (stderr += s) },
     },
     funcs,
-    { native: () => createNativeClient({ helperPath }), lockTimeoutMs: 2000 },
+    { native: countedClient, lockTimeoutMs: 2000 },
     "lab",
   );
   return { code, out: stdout === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>), stderr };

@@ -13,7 +13,7 @@ import { helperVfPlatform, type VfPlatform } from "../../../cni/lib/vf.js";
 import { createRegistry, modeFuncs } from "../../../cni/modes/index.js";
 import { macvlan } from "../../../cni/modes/macvlan.js";
 import { createSriovMode } from "../../../cni/modes/sriov.js";
-import { ipJson, leftovers, netdevState, runCni } from "./cni.js";
+import { helperRoundTrips, ipJson, leftovers, netdevState, runCni } from "./cni.js";
 import { requireCommands } from "./helper.js";
 import {
   cleanupAll,
@@ -110,6 +110,30 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
     max_tx_rate: 100,
     mtu: 1400,
   };
+
+  test("kernel mode round trips: an ADD with every igb setting takes at most 9 helper execs, its DEL at most 8 (counts and wall time printed)", async () => {
+    const conf = confOf(allIgb);
+    const rows: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = helperRoundTrips.count;
+      const t0 = performance.now();
+      const add = await cni("ADD", conf);
+      const t1 = performance.now();
+      expect(add.code, JSON.stringify(add.out) + add.stderr).toBe(0);
+      const addTrips = helperRoundTrips.count - before;
+      const del = await cni("DEL", conf);
+      const t2 = performance.now();
+      expect(del.code, JSON.stringify(del.out) + del.stderr).toBe(0);
+      const delTrips = helperRoundTrips.count - before - addTrips;
+      expect(addTrips).toBeLessThanOrEqual(9);
+      expect(delTrips).toBeLessThanOrEqual(8);
+      rows.push(
+        `run ${i}: ADD ${addTrips} round trips ${(t1 - t0).toFixed(0)} ms, DEL ${delTrips} round trips ${(t2 - t1).toFixed(0)} ms`,
+      );
+    }
+    process.stdout.write(`lab sriov kernel mode (every igb setting, host-local):\n${rows.join("\n")}\n`);
+    expect(leftovers(stateDir)).toEqual({ states: [], markers: [] });
+  });
 
   test("kernel mode: ADD applies every igb setting (PF and netns views), CHECK passes, DEL restores the host field by field", async () => {
     const before = await hostState(pf, vf0());
@@ -308,7 +332,7 @@ describe.skipIf(!inLab)("lab: SR-IOV mode on igb VFs", () => {
           netdevs: [],
         }),
       showVf: helperVfPlatform.showVf,
-      setVf: helperVfPlatform.setVf,
+      setVfs: helperVfPlatform.setVfs,
     };
     const shown = async (): Promise<Vf | undefined> => {
       const [link] = await ipJson<{ vfinfo_list: VfInfo[] }[]>("-d", "link", "show", "dev", nsim.netdev);

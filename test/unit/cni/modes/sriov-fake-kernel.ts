@@ -177,6 +177,26 @@ export class SriovFakeKernel implements NativeClient {
 
   async run<const C extends readonly Command<unknown>[]>(cmds: C): Promise<ResultsOf<C>> {
     await Promise.resolve();
+    // Like the helper, every netns path of the batch is checked before the first command runs: a
+    // netns that an earlier command of the same batch would create does not exist yet (exit 2).
+    for (const [index, c] of cmds.entries()) {
+      const args = argsOf(c);
+      const paths = c.name === "link-move" ? [args["netns"], args["to"]] : [args["netns"]];
+      const missing = paths.find((p) => p !== undefined && !HOST_PATHS.has(p) && !this.links.has(p));
+      if (missing !== undefined) {
+        throw makeNativeError({
+          message: `Cannot ${c.name} "netns": ${missing} does not exist`,
+          exitCode: 2,
+          index,
+          cmd: c.name,
+          op: "parse",
+          object: "netns",
+          errname: "ENOENT",
+          errno: 2,
+          completed: [],
+        }) satisfies NativeError;
+      }
+    }
     const results: unknown[] = [];
     for (const [index, c] of cmds.entries()) {
       const args = argsOf(c);
