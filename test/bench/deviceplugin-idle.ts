@@ -9,10 +9,10 @@
 import { readFileSync, readdirSync, mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import { buildScaleTree, fakeTreeTempDir } from "../deviceplugin/fake-sysfs.js";
 import { KubeletSimulator } from "../deviceplugin/kubelet-simulator.js";
 import { DaemonProcess, NODE24 } from "../deviceplugin/daemon-process.js";
+import { freePort } from "../deviceplugin/daemon-env.js";
 
 const repo = new URL("../../", import.meta.url).pathname;
 const HELPER = join(repo, "dist/native/accelnet-helper");
@@ -59,15 +59,6 @@ function childrenOf(pid: number): number[] {
 /** CPU seconds of the daemon, its reaped helpers and its live children (the uevent-monitor). */
 function treeCpu(pid: number): number {
   return cpuSeconds(pid, true) + childrenOf(pid).reduce((s, c) => s + cpuSeconds(c, true), 0);
-}
-
-/** A TCP port free right now on 127.0.0.1 (for the daemon's /metrics). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** The daemon's own view of its memory (accelnet_deviceplugin_memory_bytes, by area), in MiB. */
