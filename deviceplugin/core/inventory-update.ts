@@ -72,12 +72,14 @@ export function functionsToRead(inv: Inventory, scope: RescanScope): string[] | 
   return addrs.size > MAX_TARGETED_READS ? null : [...addrs].sort();
 }
 
-/** PFs of VFs just read that the inventory does not hold yet (read them too, then apply). */
-export function missingPfs(inv: Inventory, read: ReadonlyMap<string, PciDevice | null>): string[] {
-  const byAddr = known(inv);
+/**
+ * PFs of VFs just read whose PF was not read with them: a VF the inventory did
+ * not know (its PF's VF count changed, or the PF is new). Read them too, then apply.
+ */
+export function missingPfs(read: ReadonlyMap<string, PciDevice | null>): string[] {
   const pfs = new Set<string>();
   for (const d of read.values()) {
-    if (d?.isVf === true && d.pf !== null && !read.has(d.pf) && !byAddr.has(d.pf)) pfs.add(d.pf);
+    if (d?.isVf === true && d.pf !== null && !read.has(d.pf)) pfs.add(d.pf);
   }
   return [...pfs];
 }

@@ -155,7 +155,7 @@ export class Rescanner {
     const functions = last === null ? null : functionsToRead(last, scope);
     if (last !== null && functions !== null && inventory.readFunctions !== undefined) {
       const read = await inventory.readFunctions(functions);
-      const pfs = missingPfs(last, read);
+      const pfs = missingPfs(read);
       if (pfs.length > 0) for (const [addr, pci] of await inventory.readFunctions(pfs)) read.set(addr, pci);
       const inv = applyReads(last, read);
       if (inv !== null) return { inv, functions: [...read.keys()] };

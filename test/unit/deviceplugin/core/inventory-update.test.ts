@@ -64,7 +64,13 @@ describe("applyReads", () => {
     const withVdpa = inv.vfs.find((v) => v.addr === "0000:01:10.2")!;
     expect(applyReads(inv, read(["0000:01:10.2", { ...withVdpa, vdpa: [] }]))).toBeNull();
     expect(applyReads(inv, read(["0000:05:10.0", vf("0000:05:10.0", "0000:05:00.0", 0)]))).toBeNull();
-    expect(missingPfs(inv, read(["0000:05:10.0", vf("0000:05:10.0", "0000:05:00.0", 0)]))).toEqual(["0000:05:00.0"]);
+    expect(missingPfs(read(["0000:05:10.0", vf("0000:05:10.0", "0000:05:00.0", 0)]))).toEqual(["0000:05:00.0"]);
+  });
+
+  it("a new VF of a known PF has that PF read too (its VF count changed)", () => {
+    const added = vf("0000:01:10.4", PF, 4);
+    expect(missingPfs(read(["0000:01:10.4", added]))).toEqual([PF]);
+    expect(missingPfs(read([PF, pf(PF, "ens1f0", 5)], ["0000:01:10.4", added]))).toEqual([]);
   });
 
   it("ignores a PCI function that is neither PF nor VF", () => {
