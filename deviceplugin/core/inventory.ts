@@ -78,7 +78,8 @@ function strList(o: Obj, key: string, path: string): string[] {
   return v;
 }
 
-function parsePci(v: unknown, path: string): PciDevice {
+/** One PCI object (the helper's `pci-show` result), validated like the inventory's. */
+export function parsePciDevice(v: unknown, path: string): PciDevice {
   if (!isObj(v)) return fail(path, "a PCI object", v);
   return {
     addr: str(v, "addr", path),
@@ -122,5 +123,9 @@ function list<T>(o: Obj, key: string, parse: (v: unknown, path: string) => T): T
 /** Validates the helper's `inventory` result and returns it typed. Throws TypeError naming the bad field. */
 export function parseInventory(raw: unknown): Inventory {
   if (!isObj(raw)) return fail("", "an inventory object", raw);
-  return { pfs: list(raw, "pfs", parsePci), vfs: list(raw, "vfs", parsePci), vdpa: list(raw, "vdpa", parseVdpa) };
+  return {
+    pfs: list(raw, "pfs", parsePciDevice),
+    vfs: list(raw, "vfs", parsePciDevice),
+    vdpa: list(raw, "vdpa", parseVdpa),
+  };
 }

@@ -1,30 +1,29 @@
 // The device plugin daemon: config → inventory → pools → one gRPC server per
 // pool, registered with kubelet, kept registered through kubelet restarts,
 // plugin restarts (kubernetes#121994) and config reloads. Each pool's own
-// registration lifecycle is pool-registration.ts; this file holds the daemon's:
-// config, scans, watches, device-info and CDI files, HTTP.
-import { watch, type FSWatcher } from "node:fs";
+// registration lifecycle is pool-registration.ts, rescan scheduling
+// rescanner.ts, the socket and config dir watches socket-watch.ts, what is
+// written about pools pool-publisher.ts; this file holds the daemon's own:
+// start, stop, config reload, the pools and Allocate.
 import { mkdir, readFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { join } from "node:path";
 import { parseConfig, type DevicePluginConfig, type ResourceConfig } from "../core/config.js";
 import { allocateContainer, type ContainerAllocation } from "../core/allocate-response.js";
 import { buildPools, kubeletView, type Pool, type Pools } from "../core/pools.js";
-import { deviceInfoContent, deviceInfoFileName } from "../core/device-info.js";
-import { cdiSpecFileName, cdiSpecOf } from "../core/cdi-spec.js";
 import type { Inventory } from "../core/inventory.js";
+import { FULL, pciScope } from "../core/inventory-update.js";
 import { inodeOf } from "./plugin-server.js";
 import { PoolRegistration } from "./pool-registration.js";
 import type { InventorySource } from "./inventory-source.js";
-import type { HintSink, HintSource } from "./uevent-hints.js";
+import type { HintSource } from "./uevent-hints.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { startHttpServerRetrying, type RetryingHttpServer } from "./http-server.js";
-import { DirWatch } from "./dir-watch.js";
-import { OwnedFiles } from "./owned-files.js";
 import { NodeSetupRunner, type NodeSetupOptions } from "./node-setup.js";
 import type { NodeSetup } from "../core/node-setup-config.js";
-
-const TRACER = "daemon";
+import { Rescanner } from "./rescanner.js";
+import { SocketWatch } from "./socket-watch.js";
+import { PoolPublisher } from "./pool-publisher.js";
 
 export enum DaemonState {
   New = "new",
@@ -81,25 +80,15 @@ export class Daemon {
   private stateValue: DaemonState = DaemonState.New;
   private config: DevicePluginConfig | null = null;
   private pools: Pools | null = null;
-  private lastScanAt = 0;
   private readonly runtimes = new Map<string, PoolRuntime>();
-  private readonly watchers: FSWatcher[] = [];
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly dirWatches: DirWatch[] = [];
-  /** Device-info files and CDI specs we wrote: removed at stop only while still ours (rollouts). */
-  private readonly writtenDevinfo = new OwnedFiles();
-  private readonly writtenCdi = new OwnedFiles();
+  private watchdogTimer: NodeJS.Timeout | null = null;
+  private socketWatch: SocketWatch | null = null;
   private http: RetryingHttpServer | null = null;
-  private scanning: Promise<void> | null = null;
-  private rescanQueued = false;
-  private dirCheckTimer: NodeJS.Timeout | null = null;
-  private checkingSockets: Promise<void> | null = null;
-  private recheckSockets = false;
-  private reloadTimer: NodeJS.Timeout | null = null;
-  private hintTimer: NodeJS.Timeout | null = null;
   readonly metrics = new Metrics();
   readonly mode: "classic" | "plugin-watcher";
   private readonly nodeSetup: NodeSetupRunner | null;
+  private readonly rescanner: Rescanner;
+  private readonly publisher: PoolPublisher;
 
   constructor(private readonly opts: DaemonOptions) {
     this.mode = opts.registrationMode === "auto" ? "classic" : opts.registrationMode;
@@ -108,6 +97,22 @@ export class Daemon {
       ns === null
         ? null
         : new NodeSetupRunner({ ...ns, inventory: opts.inventory, log: opts.log, metrics: this.metrics });
+    this.rescanner = new Rescanner({
+      inventory: opts.inventory,
+      hintSources: opts.hintSources ?? [],
+      hintCoalesceMs: opts.hintCoalesceMs ?? 50,
+      intervalMs: opts.rescanIntervalMs ?? 1000,
+      log: opts.log,
+      metrics: this.metrics,
+      running: () => this.stateValue === DaemonState.Running,
+      onInventory: (inv) => this.onInventory(inv),
+    });
+    this.publisher = new PoolPublisher({
+      devinfoDir: opts.devinfoDir,
+      cdiDir: opts.cdiDir,
+      log: opts.log,
+      metrics: this.metrics,
+    });
   }
 
   get state(): DaemonState {
@@ -133,7 +138,7 @@ export class Daemon {
     }
     this.config = parseConfig(await readFile(this.opts.configPath, "utf8"), this.opts.resourcePrefix);
     await this.convergeNode(this.config.nodeSetup, "start");
-    await this.scan("start");
+    await this.rescanner.scan("start");
     if (this.opts.metricsAddr !== null) {
       this.http = await startHttpServerRetrying(
         this.opts.metricsAddr,
@@ -143,13 +148,20 @@ export class Daemon {
     }
     await mkdir(this.socketDir(), { recursive: true });
     for (const r of this.config.resources) await this.addPool(r);
-    this.watchDirs();
-    for (const source of this.opts.hintSources ?? []) source.start(this.hintSinkFor(source.name));
-    this.timers.push(setInterval(() => void this.rescan("timer"), this.opts.rescanIntervalMs ?? 1000));
-    this.timers.push(setInterval(() => this.watchdog(), 500));
+    this.socketWatch = new SocketWatch({
+      socketDirs: this.mode === "classic" ? [this.socketDir(), this.opts.devicePluginDir] : [this.socketDir()],
+      configPath: this.opts.configPath,
+      checkSockets: () => this.checkSocketsOnce(),
+      reload: (trigger) => void this.reload(trigger),
+      running: () => this.stateValue === DaemonState.Running,
+      onError: (path, err) => this.watchError(path, err),
+    });
+    this.socketWatch.start();
+    this.rescanner.startTriggers();
+    this.watchdogTimer = setInterval(() => this.watchdog(), 500);
     this.stateValue = DaemonState.Running;
     // Changes between binding and watching raised no event: look once now.
-    void this.checkSockets();
+    void this.socketWatch.check();
     log.info("device plugin started", { mode: this.mode, pools: this.config.resources.map((r) => r.fullName) });
   }
 
@@ -160,8 +172,7 @@ export class Daemon {
     this.stopWatching();
     await Promise.all([...this.runtimes.values()].map((rt) => rt.reg.stop()));
     this.runtimes.clear();
-    await this.writtenDevinfo.removeAll();
-    await this.writtenCdi.removeAll();
+    await this.publisher.removeAll();
     await this.http?.close();
     this.stateValue = DaemonState.Stopped;
     this.opts.log.info("device plugin stopped");
@@ -198,7 +209,7 @@ export class Daemon {
     }
     this.config = next;
     this.pools = null;
-    await this.scan(`reload:${trigger}`);
+    await this.rescanner.scan(`reload:${trigger}`);
     for (const r of next.resources) {
       const rt = this.runtimes.get(r.fullName);
       if (rt === undefined) await this.addPool(r);
@@ -209,21 +220,9 @@ export class Daemon {
     return true;
   }
 
-  /** Rescans the inventory and pushes changed pools to kubelet. Concurrent calls coalesce. */
+  /** Rescans the whole inventory and pushes changed pools to kubelet. Concurrent calls coalesce. */
   async rescan(trigger: string): Promise<void> {
-    if (this.stateValue !== DaemonState.Running) return;
-    if (this.scanning !== null) {
-      this.rescanQueued = true;
-      return this.scanning;
-    }
-    this.scanning = this.scan(trigger).finally(() => {
-      this.scanning = null;
-      if (this.rescanQueued) {
-        this.rescanQueued = false;
-        void this.rescan("queued");
-      }
-    });
-    return this.scanning;
+    return this.rescanner.rescan(trigger, FULL);
   }
 
   /** The current pools (for tests and diagnostics). */
@@ -239,60 +238,14 @@ export class Daemon {
     return `accelnet-${r.resourcePrefix}-${r.resourceName}.sock`;
   }
 
-  private async scan(trigger: string): Promise<void> {
+  /** A new inventory (any rescan): node setup's VF-count watch, then the pools, published. */
+  private async onInventory(inv: Inventory): Promise<void> {
     const config = this.config;
     if (config === null) return;
-    const started = performance.now();
-    let inv: Inventory;
-    try {
-      inv = await this.opts.inventory.read();
-    } catch (err) {
-      this.metrics.inc("accelnet_deviceplugin_rescans_total", {
-        trigger: trigger.split(":")[0] ?? trigger,
-        result: "error",
-      });
-      this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: "inventory" });
-      if (this.pools === null) throw err;
-      this.opts.log.error("inventory rescan failed, keeping the last device lists", { trigger, error: err });
-      return;
-    }
     this.nodeSetup?.watchVfCounts(inv, () => void this.rescan("node-setup"));
     this.pools = buildPools(config, inv, this.pools, Date.now());
-    this.lastScanAt = Date.now();
-    this.metrics.inc("accelnet_deviceplugin_rescans_total", {
-      trigger: trigger.split(":")[0] ?? trigger,
-      result: "ok",
-    });
-    this.metrics.set("accelnet_deviceplugin_rescan_duration_seconds", {}, (performance.now() - started) / 1000);
-    for (const pool of this.pools.values()) await this.publish(pool);
-    this.opts.log.trace(TRACER, "rescanned", { trigger, ms: Math.round(performance.now() - started) });
-  }
-
-  /** Updates metrics, CDI spec and open streams of a pool whose kubelet view changed. */
-  private async publish(pool: Pool): Promise<void> {
-    const name = pool.config.fullName;
-    const healthy = pool.devices.filter((d) => d.healthy).length;
-    this.metrics.set("accelnet_deviceplugin_devices", { resource: name, health: "Healthy" }, healthy);
-    this.metrics.set(
-      "accelnet_deviceplugin_devices",
-      { resource: name, health: "Unhealthy" },
-      pool.devices.length - healthy,
-    );
-    const rt = this.runtimes.get(name);
-    const view = kubeletView(pool);
-    if (rt === undefined || rt.reg.lastView === view) return;
-    rt.reg.lastView = view;
-    await this.writeCdiSpec(pool);
-    rt.reg.push(pool);
-    for (const d of pool.devices.filter((x) => !x.healthy)) {
-      this.opts.log.info("device unhealthy", { resource: name, deviceID: d.id, reason: d.reason });
-    }
-  }
-
-  private async writeCdiSpec(pool: Pool): Promise<void> {
-    if (this.opts.cdiDir === null) return;
-    const path = join(this.opts.cdiDir, cdiSpecFileName(pool.config));
-    await this.writtenCdi.write(path, `${JSON.stringify(cdiSpecOf(pool), null, 2)}\n`, 0o644);
+    for (const pool of this.pools.values())
+      await this.publisher.publish(pool, this.runtimes.get(pool.config.fullName)?.reg);
   }
 
   private poolOf(name: string): Pool {
@@ -322,20 +275,9 @@ export class Daemon {
     this.runtimes.set(name, { key: poolKey(r), reg });
     const pool = this.poolOf(name);
     reg.lastView = kubeletView(pool);
-    await this.writeCdiSpec(pool);
+    await this.publisher.writeCdiSpec(pool);
     await reg.start();
-    this.publishMetricsOnly(pool);
-  }
-
-  private publishMetricsOnly(pool: Pool): void {
-    const healthy = pool.devices.filter((d) => d.healthy).length;
-    const name = pool.config.fullName;
-    this.metrics.set("accelnet_deviceplugin_devices", { resource: name, health: "Healthy" }, healthy);
-    this.metrics.set(
-      "accelnet_deviceplugin_devices",
-      { resource: name, health: "Unhealthy" },
-      pool.devices.length - healthy,
-    );
+    this.publisher.countDevices(pool);
   }
 
   private async removePool(name: string): Promise<void> {
@@ -343,19 +285,22 @@ export class Daemon {
     if (rt === undefined) return;
     this.runtimes.delete(name);
     await rt.reg.stop();
-    if (this.opts.cdiDir !== null) {
-      await this.writtenCdi.remove(join(this.opts.cdiDir, cdiSpecFileName(rt.reg.config)));
-    }
+    await this.publisher.removeCdiSpec(rt.reg.config);
     this.metrics.drop("accelnet_deviceplugin_devices", { resource: name });
     this.opts.log.info("pool removed", { resource: name });
   }
 
   private async allocate(name: string, ids: readonly (readonly string[])[]): Promise<ContainerAllocation[]> {
-    if (Date.now() - this.lastScanAt > (this.opts.allocateMaxAgeMs ?? 1000)) await this.rescan("allocate");
+    if (Date.now() - this.rescanner.lastScanAt > (this.opts.allocateMaxAgeMs ?? 1000)) {
+      // The requested devices, read again (a parentless vDPA device's name is no PCI function: everything).
+      const known = this.poolOf(name).devices;
+      const fns = ids.flat().map((id) => known.find((d) => d.id === id)?.pci?.addr ?? null);
+      await this.rescanner.rescan("allocate", fns.includes(null) ? FULL : pciScope(...(fns as string[])));
+    }
     const pool = this.poolOf(name);
     try {
       const out = ids.map((c) => allocateContainer(pool, c, { cdi: this.opts.cdiDir !== null }));
-      await this.writeDeviceInfo(pool, ids.flat());
+      await this.publisher.writeDeviceInfo(pool, ids.flat());
       this.metrics.inc("accelnet_deviceplugin_allocations_total", { resource: name, result: "ok" }, ids.length);
       this.metrics.inc("accelnet_deviceplugin_allocated_devices_total", { resource: name }, ids.flat().length);
       this.opts.log.info("allocated", { resource: name, deviceIDs: ids.map((c) => c.join(",")) });
@@ -367,129 +312,27 @@ export class Daemon {
     }
   }
 
-  private async writeDeviceInfo(pool: Pool, ids: readonly string[]): Promise<void> {
-    for (const id of ids) {
-      const dev = pool.devices.find((d) => d.id === id);
-      if (dev === undefined) continue;
-      const path = join(this.opts.devinfoDir, deviceInfoFileName(pool, id));
-      await this.writtenDevinfo.write(path, deviceInfoContent(dev), 0o444);
-    }
-  }
-
-  private watchDirs(): void {
-    const onDirEvent = (): void => {
-      if (this.dirCheckTimer !== null) return;
-      // Coalesce the burst of events of one kubelet restart, but stay well inside 0.2 s.
-      this.dirCheckTimer = setTimeout(() => {
-        this.dirCheckTimer = null;
-        void this.checkSockets();
-      }, 5);
-    };
-    const onError = (path: string, err: Error): void => this.watchError(path, err);
-    const dirs = new Set([this.socketDir()]);
-    if (this.mode === "classic") dirs.add(this.opts.devicePluginDir);
-    for (const dir of dirs) this.dirWatches.push(new DirWatch({ dir, onChange: onDirEvent, onError }));
-    this.dirWatches.push(
-      new DirWatch({
-        dir: dirname(this.opts.configPath),
-        onChange: (file) => {
-          // ConfigMap volumes swap a "..data" symlink; any change in the dir may be ours.
-          if (file !== null && file !== basename(this.opts.configPath) && !file.startsWith("..")) return;
-          if (this.reloadTimer !== null) clearTimeout(this.reloadTimer);
-          this.reloadTimer = setTimeout(() => {
-            this.reloadTimer = null;
-            void this.reload("file change");
-          }, 100);
-        },
-        onError,
-      }),
-    );
-    for (const w of this.dirWatches) w.start();
-    for (const path of this.opts.inventory.hintPaths) {
-      try {
-        this.watchers.push(
-          watch(path, { recursive: false }, () => this.hint("hint")).on("error", (err) => this.watchError(path, err)),
-        );
-      } catch (err) {
-        this.opts.log.warn("cannot watch for inventory hints, relying on the rescan timer", { path, error: err });
-      }
-    }
-  }
-
-  /** Rescans soon: the first hint of a burst schedules one rescan, later ones join it. */
-  private hint(trigger: string): void {
-    if (this.hintTimer !== null || this.stateValue !== DaemonState.Running) return;
-    this.hintTimer = setTimeout(() => {
-      this.hintTimer = null;
-      void this.rescan(trigger);
-    }, this.opts.hintCoalesceMs ?? 50);
-  }
-
-  private hintSinkFor(source: string): HintSink {
-    return {
-      hint: (trigger, detail) => {
-        this.opts.log.trace(TRACER, "rescan hint", { source, trigger, ...detail });
-        this.hint(trigger);
-      },
-      failed: (error, retryMs) => {
-        this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: source });
-        this.opts.log.error("rescan hint source failed, restarting it; the rescan timer keeps running", {
-          source,
-          error,
-          retryMs,
-        });
-      },
-    };
-  }
-
   private watchError(path: string, err: Error): void {
     this.metrics.inc("accelnet_deviceplugin_errors_total", { kind: "watch" });
     this.opts.log.error("file watch failed", { path, error: err });
   }
 
-  /**
-   * Reacts to changes in the socket dirs: our socket gone or replaced, kubelet.sock
-   * recreated. Runs one at a time: a run that overlapped our own rebinding would
-   * mistake our new socket for another instance's. Events during a run ask for
-   * one more run.
-   */
-  private async checkSockets(): Promise<void> {
-    if (this.checkingSockets !== null) {
-      this.recheckSockets = true;
-      return this.checkingSockets;
-    }
-    this.checkingSockets = (async () => {
-      do {
-        this.recheckSockets = false;
-        await this.checkSocketsOnce();
-      } while (this.recheckSockets && this.stateValue === DaemonState.Running);
-    })().finally(() => {
-      this.checkingSockets = null;
-    });
-    return this.checkingSockets;
-  }
-
+  /** Our socket gone or replaced, kubelet.sock recreated: each pool looks (socket-watch.ts runs this one at a time). */
   private async checkSocketsOnce(): Promise<void> {
-    if (this.stateValue !== DaemonState.Running) return;
     for (const rt of [...this.runtimes.values()]) await rt.reg.checkSocket();
   }
 
   private watchdog(): void {
     if (this.stateValue !== DaemonState.Running) return;
-    // A watched dir deleted together with its parent raised no event we could see.
-    for (const w of this.dirWatches) w.check();
+    this.socketWatch?.tick();
     for (const rt of this.runtimes.values()) rt.reg.watchdog(this.opts.watchdogMs ?? 5000);
   }
 
   private stopWatching(): void {
-    for (const source of this.opts.hintSources ?? []) source.stop();
-    for (const w of this.watchers) w.close();
-    this.watchers.length = 0;
-    for (const w of this.dirWatches) w.close();
-    this.dirWatches.length = 0;
-    for (const t of this.timers) clearInterval(t);
-    this.timers.length = 0;
-    for (const t of [this.dirCheckTimer, this.reloadTimer, this.hintTimer]) if (t !== null) clearTimeout(t);
+    this.rescanner.stopTriggers();
+    this.socketWatch?.stop();
+    if (this.watchdogTimer !== null) clearInterval(this.watchdogTimer);
+    this.watchdogTimer = null;
     for (const rt of this.runtimes.values()) rt.reg.quiesce();
   }
 

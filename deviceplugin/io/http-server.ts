@@ -31,6 +31,7 @@ export async function startHttpServer(addr: string, ep: HttpEndpoints): Promise<
     if (req.method !== "GET") {
       res.writeHead(405).end();
     } else if (path === "/metrics") {
+      ep.metrics.sampleMemory();
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(ep.metrics.render());
     } else if (path === "/healthz") {
       const why = ep.unhealthyReason();

@@ -54,6 +54,19 @@ export class Metrics {
     return this.families.get(name)?.values.get(key(labels))?.value ?? 0;
   }
 
+  /** Sets the process memory gauges (rss, V8 heap, external, array buffers) to now: called per scrape. */
+  sampleMemory(): void {
+    const m = process.memoryUsage();
+    const areas = {
+      rss: m.rss,
+      heapTotal: m.heapTotal,
+      heapUsed: m.heapUsed,
+      external: m.external,
+      arrayBuffers: m.arrayBuffers,
+    };
+    for (const [area, bytes] of Object.entries(areas)) this.set("accelnet_deviceplugin_memory_bytes", { area }, bytes);
+  }
+
   render(): string {
     let out = "";
     for (const f of this.families.values()) {
@@ -80,6 +93,8 @@ export const HELP = {
   accelnet_deviceplugin_rescan_duration_seconds: "Duration of the last inventory rescan",
   accelnet_deviceplugin_config_reloads_total: "Config reloads, by result",
   accelnet_deviceplugin_errors_total: "Errors, by kind",
+  accelnet_deviceplugin_memory_bytes:
+    "The daemon's memory by area at scrape time (process.memoryUsage: rss, heapTotal, heapUsed, external, arrayBuffers)",
   accelnet_deviceplugin_node_setup_runs_total:
     "Node setup convergences, by result (unchanged, changed, partial: refusals or failures, error)",
   accelnet_deviceplugin_node_setup_steps_total: "Node setup steps run, by step and result",

@@ -1,15 +1,17 @@
 // Kernel uevents and rtnetlink link changes (carrier, operstate) as rescan
 // hints: runs the helper's uevent-monitor through native/client and turns its
-// lines into hints for the daemon. An event is a
-// hint, never a fact (the rescan reads sysfs). Restart policy lives here: a
+// lines into hints for the daemon, each naming what it concerns
+// (core/hint-scope.ts). An event is a hint, never a fact (the rescan reads sysfs). Restart policy lives here: a
 // monitor that ends is restarted with exponential backoff while the daemon's
 // rescan timer keeps the device lists right meanwhile.
 import type { UeventMessage } from "../../native/client/index.js";
+import { FULL, type RescanScope } from "../core/inventory-update.js";
+import { scopeOfLink, scopeOfUevent } from "../core/hint-scope.js";
 
 /** Where hints go (the daemon). */
 export interface HintSink {
-  /** Something may have changed: rescan soon. */
-  hint(trigger: string, detail?: Readonly<Record<string, unknown>>): void;
+  /** Something may have changed: rescan soon what scope names (default: everything). */
+  hint(trigger: string, detail?: Readonly<Record<string, unknown>>, scope?: RescanScope): void;
   /** The source stopped working; it tries again after retryMs. */
   failed(error: Error, retryMs: number): void;
 }
@@ -87,17 +89,17 @@ export class UeventHintSource implements HintSource {
       case "ready":
         // Events between the last scan and now were not seen: look once.
         this.readyAt = Date.now();
-        sink.hint(UEVENT_TRIGGER, { reason: "monitor ready" });
+        sink.hint(UEVENT_TRIGGER, { reason: "monitor ready" }, FULL);
         break;
       case "lost":
-        sink.hint(UEVENT_TRIGGER, { reason: "kernel dropped uevents" });
+        sink.hint(UEVENT_TRIGGER, { reason: "kernel dropped uevents" }, FULL);
         break;
       case "event":
-        sink.hint(UEVENT_TRIGGER, { ...m.event });
+        sink.hint(UEVENT_TRIGGER, { ...m.event }, scopeOfUevent(m.event));
         break;
       case "link":
         // A carrier or operstate change (rtnetlink): no uevent reports a PF losing carrier.
-        sink.hint(LINK_TRIGGER, { ...m.link });
+        sink.hint(LINK_TRIGGER, { ...m.link }, scopeOfLink(m.link));
         break;
     }
   }

@@ -105,13 +105,25 @@ static int open_socket(int protocol, uint32_t groups, const char *socket_op, str
 	return fd;
 }
 
-/* True when the datagram was sent by the kernel: port id 0, credentials of uid 0. */
-static bool from_kernel(const struct msghdr *mh, const struct sockaddr_nl *sa)
+/* What tells the two sockets apart in receive_datagram(). */
+struct datagram_source {
+	const char *what;    /* names the socket in traces */
+	const char *recv_op; /* op of a failed recvmsg */
+	bool need_cred;      /* uevents: the kernel's credentials (uid 0) too, as systemd-udevd checks */
+};
+
+static const struct datagram_source uevent_source = { "uevent", "recvmsg", true };
+static const struct datagram_source link_source = { "rtnetlink", "recvmsg rtnetlink", false };
+
+/* True when the datagram was sent by the kernel: port id 0 and, when asked, credentials of uid 0. */
+static bool from_kernel(const struct msghdr *mh, const struct sockaddr_nl *sa, bool need_cred)
 {
 	struct cmsghdr *c;
 
 	if (mh->msg_namelen != sizeof(*sa) || sa->nl_pid != 0)
 		return false;
+	if (!need_cred)
+		return true;
 	for (c = CMSG_FIRSTHDR((struct msghdr *)mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
@@ -124,21 +136,23 @@ static bool from_kernel(const struct msghdr *mh, const struct sockaddr_nl *sa)
 	return false;
 }
 
-/* Reads every queued datagram and writes the relevant ones. */
-static int drain(int fd, bool with_virtual, struct acn_err *err)
+/*
+ * The next datagram from the kernel on fd, into data: 1 with *len set, 0 once the queue is empty, a
+ * negative errno when receiving or writing fails. An overflowed queue or a truncated datagram writes a
+ * "lost" line, a datagram not from the kernel is dropped; either way the next one is received.
+ */
+static int receive_datagram(int fd, const struct datagram_source *src, char *data, size_t size, size_t *len,
+			    struct acn_err *err)
 {
-	static char data[DATAGRAM_MAX], line[ACN_UEVENT_DEVPATH_MAX + 512];
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(struct ucred))];
 	} control;
-	struct acn_uevent ev;
-	struct acn_json j;
 	int rc;
 
 	for (;;) {
 		struct sockaddr_nl sa;
-		struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+		struct iovec iov = { .iov_base = data, .iov_len = size };
 		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
@@ -148,16 +162,17 @@ static int drain(int fd, bool with_virtual, struct acn_err *err)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (n < 0 && errno == ENOBUFS) {
-			acn_trace("uevent-monitor: receive queue overflowed, events lost");
+			acn_trace("uevent-monitor: %s receive queue overflowed, events lost", src->what);
 			rc = write_flag_line("lost", err);
 			if (rc < 0)
 				return rc;
 			continue;
 		}
 		if (n < 0)
-			return acn_fail(err, -errno, "recvmsg", "uevent-monitor");
-		if (!from_kernel(&mh, &sa)) {
-			acn_trace("uevent-monitor: dropped a datagram not sent by the kernel (port id %u)", sa.nl_pid);
+			return acn_fail(err, -errno, src->recv_op, "uevent-monitor");
+		if (!from_kernel(&mh, &sa, src->need_cred)) {
+			acn_trace("uevent-monitor: dropped a %s datagram not sent by the kernel (port id %u)", src->what,
+				  sa.nl_pid);
 			continue;
 		}
 		if (mh.msg_flags & MSG_TRUNC) {
@@ -166,9 +181,24 @@ static int drain(int fd, bool with_virtual, struct acn_err *err)
 				return rc;
 			continue;
 		}
-		rc = acn_uevent_parse(data, (size_t)n, with_virtual, &ev);
+		*len = (size_t)n;
+		return 1;
+	}
+}
+
+/* Reads every queued datagram and writes the relevant ones. */
+static int drain(int fd, bool with_virtual, struct acn_err *err)
+{
+	static char data[DATAGRAM_MAX], line[ACN_UEVENT_DEVPATH_MAX + 512];
+	struct acn_uevent ev;
+	struct acn_json j;
+	size_t n;
+	int rc;
+
+	while ((rc = receive_datagram(fd, &uevent_source, data, sizeof(data), &n, err)) > 0) {
+		rc = acn_uevent_parse(data, n, with_virtual, &ev);
 		if (rc == -EBADMSG)
-			acn_trace("uevent-monitor: dropped a malformed uevent (%zd bytes)", n);
+			acn_trace("uevent-monitor: dropped a malformed uevent (%zu bytes)", n);
 		if (rc <= 0)
 			continue;
 		acn_json_init(&j, line, sizeof(line));
@@ -178,6 +208,7 @@ static int drain(int fd, bool with_virtual, struct acn_err *err)
 		if (rc < 0)
 			return rc;
 	}
+	return rc;
 }
 
 /* Reads every queued rtnetlink notification and writes the link changes. */
@@ -186,40 +217,13 @@ static int drain_links(int fd, bool with_virtual, struct acn_link_table *t, stru
 	static char data[DATAGRAM_MAX], line[512];
 	struct acn_link_event ev;
 	struct acn_json j;
+	size_t n;
 	int rc;
 
-	for (;;) {
-		struct sockaddr_nl sa;
-		struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
-		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+	while ((rc = receive_datagram(fd, &link_source, data, sizeof(data), &n, err)) > 0) {
 		const struct nlmsghdr *nlh;
-		size_t left;
+		size_t left = n;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n < 0 && errno == ENOBUFS) {
-			acn_trace("uevent-monitor: rtnetlink queue overflowed, link changes lost");
-			rc = write_flag_line("lost", err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		if (n < 0)
-			return acn_fail(err, -errno, "recvmsg rtnetlink", "uevent-monitor");
-		if (mh.msg_namelen != sizeof(sa) || sa.nl_pid != 0) {
-			acn_trace("uevent-monitor: dropped an rtnetlink datagram not sent by the kernel (port id %u)", sa.nl_pid);
-			continue;
-		}
-		if (mh.msg_flags & MSG_TRUNC) {
-			rc = write_flag_line("lost", err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		left = (size_t)n;
 		for (nlh = (const struct nlmsghdr *)data; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
 			rc = acn_link_event_parse(nlh, with_virtual, t, &ev);
 			if (rc == -EBADMSG)
@@ -234,6 +238,7 @@ static int drain_links(int fd, bool with_virtual, struct acn_link_table *t, stru
 				return rc;
 		}
 	}
+	return rc;
 }
 
 /* Consumes stdin; true once it reached EOF or failed (the parent is gone). */

@@ -78,8 +78,12 @@ export class DaemonProcess {
     this.exit = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
   }
 
-  static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
-    return DaemonProcess.spawn(NODE24, [await daemonBundle()], args, env);
+  static async start(
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = {},
+    nodeFlags: readonly string[] = [],
+  ): Promise<DaemonProcess> {
+    return DaemonProcess.spawn(NODE24, [...nodeFlags, await daemonBundle()], args, env);
   }
 
   /** Runs a packaged executable (dist/accelnet-deviceplugin) instead of the bundle. */

@@ -3,7 +3,11 @@
 //  - serves v1beta1.Registration/Register on <dir>/kubelet.sock;
 //  - inside Register, dials the plugin endpoint (10 s) and calls
 //    GetDevicePluginOptions before answering, then opens ListAndWatch (which may
-//    start before the plugin sees Register return);
+//    start before the plugin sees Register return). This order is the real
+//    kubelet's (checked against v1.32 pkg/kubelet/cm/devicemanager/plugin/v1beta1:
+//    server.go Register -> handler.go connectClient -> client.go Connect, a
+//    blocking dial with WithBlock and PluginConnected's GetDevicePluginOptions,
+//    before Register returns; only runClient's ListAndWatch is asynchronous);
 //  - each ListAndWatch message replaces the device set; allocatable = Healthy;
 //  - a new registration of a resource replaces the old endpoint without
 //    cancelling it; when any endpoint's stream of a resource ends on the plugin

@@ -2,23 +2,13 @@
 // Inventories come from --inventory-file (the helper's `inventory` reply shape).
 // CI runs every test file at once on 2 busy cores: speeds are printed, and waits
 // are bounded generously (HANG_MS) only to catch a hang, never to assert a speed.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-  renameSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { KubeletSimulator } from "./kubelet-simulator.js";
 import { DaemonProcess } from "./daemon-process.js";
 import { sampleConfig, sampleInventory } from "./inventory-fixtures.js";
+import { createDaemonEnv, disposeDaemonEnv, startDaemonIn, writeJson, type DaemonEnv } from "./daemon-env.js";
 import { buildSampleTree, fakeTreeTempDir } from "./fake-sysfs.js";
 
 const VDPA = "accelnet.io/vdpa_vhost";
@@ -35,69 +25,21 @@ function helperCommands(): string[] {
 }
 const helperHasInventory = helperCommands().includes("inventory");
 
-interface Env {
-  root: string;
-  dpDir: string;
-  devinfo: string;
-  cdi: string;
-  config: string;
-  inventory: string;
-  kubelet: KubeletSimulator;
-  daemons: DaemonProcess[];
-}
-
-let env: Env;
-
-function writeJson(path: string, value: unknown): void {
-  // Atomic replace, as a ConfigMap update or a helper rewrite would be.
-  writeFileSync(`${path}.tmp`, JSON.stringify(value));
-  renameSync(`${path}.tmp`, path);
-}
+let env: DaemonEnv;
 
 /** Starts the daemon with the test's dirs; `extra` flags override the defaults, `without` drops some ("--flag="). */
-async function startDaemon(extra: string[] = [], without: string[] = []): Promise<DaemonProcess> {
-  const overridden = (flag: string): boolean =>
-    [...extra, ...without].some((a) => a.startsWith(`${flag.split("=")[0]}=`));
-  const defaults = [
-    `--config=${env.config}`,
-    `--inventory-file=${env.inventory}`,
-    `--device-plugin-dir=${env.dpDir}`,
-    `--plugins-registry-dir=${join(env.root, "no-registry")}`,
-    `--devinfo-dir=${env.devinfo}`,
-    `--cdi-dir=${env.cdi}`,
-    "--metrics-addr=",
-    "--rescan-interval-ms=1000",
-  ];
-  const d = await DaemonProcess.start([...defaults.filter((a) => !overridden(a)), ...extra]);
-  env.daemons.push(d);
-  return d;
+function startDaemon(extra: string[] = [], without: string[] = []): Promise<DaemonProcess> {
+  return startDaemonIn(env, extra, {
+    defaults: [`--cdi-dir=${env.cdi}`, "--rescan-interval-ms=1000"],
+    without,
+  });
 }
 
 beforeEach(async () => {
-  const root = mkdtempSync(join(tmpdir(), "acn-dp-"));
-  const dpDir = join(root, "dp");
-  mkdirSync(dpDir);
-  mkdirSync(join(root, "etc"));
-  env = {
-    root,
-    dpDir,
-    devinfo: join(root, "devinfo"),
-    cdi: join(root, "cdi"),
-    config: join(root, "etc", "config.json"),
-    inventory: join(root, "inventory.json"),
-    kubelet: new KubeletSimulator(dpDir),
-    daemons: [],
-  };
-  writeJson(env.config, sampleConfig());
-  writeJson(env.inventory, sampleInventory());
-  await env.kubelet.start();
+  env = await createDaemonEnv("acn-dp-");
 });
 
-afterEach(async () => {
-  for (const d of env.daemons) await d.stop("SIGKILL");
-  await env.kubelet.stop();
-  rmSync(env.root, { recursive: true, force: true });
-});
+afterEach(() => disposeDaemonEnv(env));
 
 describe("device plugin with the kubelet simulator", () => {
   it("registers every pool and lists its devices with health and NUMA topology", async () => {

@@ -3,14 +3,12 @@
 // the plugin dirs deleted and recreated, a surge rollout (two instances, one
 // metrics port, the same device-info files), reloads that insert or remove a
 // pool, and grpc-js's own log lines. Times are printed, never asserted.
-import { createServer } from "node:net";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { KubeletSimulator } from "./kubelet-simulator.js";
 import { DaemonProcess } from "./daemon-process.js";
-import { sampleConfig, sampleInventory } from "./inventory-fixtures.js";
+import { sampleConfig } from "./inventory-fixtures.js";
+import { createDaemonEnv, disposeDaemonEnv, freePort, startDaemonIn, writeJson, type DaemonEnv } from "./daemon-env.js";
 
 const VDPA = "accelnet.io/vdpa_vhost";
 const VFIO = "accelnet.io/vfio";
@@ -19,46 +17,11 @@ const POOLS = [VDPA, VFIO, NET];
 /** Bound for waits that only guard against a hang. */
 const HANG_MS = 15_000;
 
-interface Env {
-  root: string;
-  dpDir: string;
-  registry: string;
-  devinfo: string;
-  config: string;
-  inventory: string;
-  kubelet: KubeletSimulator;
-  daemons: DaemonProcess[];
-}
-
-let env: Env;
-
-function writeJson(path: string, value: unknown): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(value));
-  renameSync(`${path}.tmp`, path);
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+let env: DaemonEnv;
 
 /** Starts the daemon with the test's dirs; a flag in `extra` replaces the default of that flag. */
-async function startDaemon(extra: string[] = [], envVars: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
-  const flag = (a: string): string => a.split("=")[0] ?? a;
-  const defaults = [
-    `--config=${env.config}`,
-    `--inventory-file=${env.inventory}`,
-    `--device-plugin-dir=${env.dpDir}`,
-    `--plugins-registry-dir=${join(env.root, "no-registry")}`,
-    `--devinfo-dir=${env.devinfo}`,
-    "--metrics-addr=",
-  ].filter((a) => !extra.some((e) => flag(e) === flag(a)));
-  const d = await DaemonProcess.start([...defaults, ...extra], envVars);
-  env.daemons.push(d);
-  return d;
+function startDaemon(extra: string[] = [], envVars: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+  return startDaemonIn(env, extra, { envVars });
 }
 
 async function healthz(port: number): Promise<{ status: number; body: string }> {
@@ -80,30 +43,10 @@ async function waitForHealth(port: number, pred: (h: { status: number; body: str
 }
 
 beforeEach(async () => {
-  const root = mkdtempSync(join(tmpdir(), "acn-dpr-"));
-  const dpDir = join(root, "dp");
-  mkdirSync(dpDir);
-  mkdirSync(join(root, "etc"));
-  env = {
-    root,
-    dpDir,
-    registry: join(root, "registry"),
-    devinfo: join(root, "devinfo"),
-    config: join(root, "etc", "config.json"),
-    inventory: join(root, "inventory.json"),
-    kubelet: new KubeletSimulator(dpDir),
-    daemons: [],
-  };
-  writeJson(env.config, sampleConfig());
-  writeJson(env.inventory, sampleInventory());
-  await env.kubelet.start();
+  env = await createDaemonEnv("acn-dpr-");
 });
 
-afterEach(async () => {
-  for (const d of env.daemons) await d.stop("SIGKILL");
-  await env.kubelet.stop();
-  rmSync(env.root, { recursive: true, force: true });
-});
+afterEach(() => disposeDaemonEnv(env));
 
 describe("device plugin recovery", () => {
   it("classic mode: the device plugin dir deleted and recreated → serves and registers again; /healthz names the unregistered pool; prints the time", async () => {
