@@ -1,15 +1,28 @@
 #!/usr/bin/env node
 // Builds everything accelnet ships, into dist/:
 //   dist/native/accelnet-helper(-asan)  the C helper (static) and its sanitizer build, via native/Makefile
+//   dist/native/accelnet-frontend(-asan) the thick-mode CNI front end (static C) and its sanitizer build
 //   dist/bundle/*.cjs                   esbuild CommonJS bundles of the CNI plugin and the device plugin
-//   dist/accelnet                       the CNI plugin: one Node 24 single executable, helper embedded as an asset
+//   dist/accelnet                       the CNI front end (native/FRONTEND.md), a copy of accelnet-frontend
+//   dist/accelnet-standalone            the CNI plugin: one Node 24 single executable, helper embedded as an
+//                                       asset; the front end falls back to it when no CNI server answers
 //   dist/accelnet-deviceplugin          the device plugin daemon, same packaging
 // and smoke-tests each executable, because a failed postject injection silently leaves a plain node binary.
 //
 // Usage: node test/tools/build.mjs [--skip-native] [--skip-sea]
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -33,7 +46,7 @@ function run(file, argv, opts = {}) {
 
 function buildNative() {
   if (!existsSync(join(root, "native/Makefile"))) return;
-  log("helper (make -C native)");
+  log("helper and CNI front end (make -C native)");
   execFileSync("make", ["-s", "-C", "native", `-j${2}`], { stdio: "inherit", cwd: root });
 }
 
@@ -124,6 +137,36 @@ function smokeDaemon(exe) {
   log(`smoke ok: ${exe} --version -> ${out.trim()}`);
 }
 
+// The front end must stay small (it is what every node execs per attachment) and answer VERSION through
+// its fallback, i.e. find dist/accelnet-standalone next to it, with no server at a socket path that
+// cannot exist.
+const FRONTEND_MAX_BYTES = 1 << 20;
+function installFrontend() {
+  const built = join(dist, "native/accelnet-frontend");
+  const out = join(dist, "accelnet");
+  const size = statSync(built).size;
+  log(`front end: dist/accelnet ${size} bytes (limit ${FRONTEND_MAX_BYTES})`);
+  if (size > FRONTEND_MAX_BYTES) throw new Error(`${built} is ${size} bytes, more than ${FRONTEND_MAX_BYTES}`);
+  rmSync(`${out}.tmp`, { force: true });
+  copyFileSync(built, `${out}.tmp`);
+  chmodSync(`${out}.tmp`, 0o755);
+  renameSync(`${out}.tmp`, out);
+  const reply = JSON.parse(
+    run(out, [], {
+      input: '{"cniVersion":"1.1.0"}',
+      stdio: ["pipe", "pipe", "inherit"],
+      env: {
+        CNI_COMMAND: "VERSION",
+        PATH: "/usr/bin:/bin",
+        ACCELNET_CNI_SOCKET: join(dist, "no-such-dir/server.sock"),
+      },
+    }),
+  );
+  if (!Array.isArray(reply.supportedVersions))
+    throw new Error(`Smoke test failed: ${out} answered VERSION with ${JSON.stringify(reply)}`);
+  log(`smoke ok: ${out} VERSION (fallback to accelnet-standalone) -> ${reply.supportedVersions.join(",")}`);
+}
+
 function sha256(file) {
   return createHash("sha256").update(readFileSync(file)).digest("hex");
 }
@@ -140,8 +183,11 @@ async function main() {
   if (args.has("--skip-sea")) return;
 
   const assets = existsSync(helper) ? { "accelnet-helper": helper } : {};
-  log(`sea: accelnet${existsSync(helper) ? ` (helper sha256 ${sha256(helper).slice(0, 16)})` : " (no helper built)"}`);
-  smokeCni(packSea("accelnet", "cni.cjs", assets));
+  log(
+    `sea: accelnet-standalone${existsSync(helper) ? ` (helper sha256 ${sha256(helper).slice(0, 16)})` : " (no helper built)"}`,
+  );
+  smokeCni(packSea("accelnet-standalone", "cni.cjs", assets));
+  if (existsSync(join(dist, "native/accelnet-frontend"))) installFrontend();
   if (hasDaemon) {
     log("sea: accelnet-deviceplugin");
     smokeDaemon(packSea("accelnet-deviceplugin", "deviceplugin.cjs", assets, DAEMON_V8_FLAGS));
