@@ -1,9 +1,11 @@
-// Issue 9 section 1, as an attacker would try it: the packaged dist/accelnet (copied into a CNI bin dir
-// of its own, so the helper comes from its embedded asset, as in a deployment) runs as root, while a
+// Issue 9 section 1, as an attacker would try it: the packaged dist/accelnet (the front end, copied with
+// dist/accelnet-standalone into a CNI bin dir of their own, so the helper comes from the standalone's
+// embedded asset, as in a deployment; no CNI server runs, so every call is the fallback) runs as root, while a
 // local non-root user (nobody, through setpriv) races rename and symlink swaps in a loop against
 // repeated ADD and DEL, or a tenant's config points accelnet at itself. Root must never execute,
 // create or append anything outside its place, and no accelnet process may outlive a call.
-// ACCELNET_EXE runs the same tests against another build (e.g. an older one, to see them fail).
+// ACCELNET_EXE runs the same tests against another build (e.g. an older one, to see them fail);
+// ACCELNET_STANDALONE names the standalone copied next to it.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -31,8 +33,9 @@ import { Fixture, isRoot } from "./netns-fixture.js";
 const dist = resolve("dist/accelnet");
 const asset = resolve("dist/native/accelnet-helper");
 const source = process.env["ACCELNET_EXE"] ?? dist;
+const standalone = process.env["ACCELNET_STANDALONE"] ?? resolve("dist/accelnet-standalone");
 const haveSetpriv = spawnSync("setpriv", ["--version"]).status === 0;
-const ready = isRoot && existsSync(source) && existsSync(asset) && haveSetpriv;
+const ready = isRoot && existsSync(source) && existsSync(standalone) && existsSync(asset) && haveSetpriv;
 const why = !isRoot ? "needs root" : !haveSetpriv ? "needs setpriv (util-linux)" : "run npm run build first";
 const ROUNDS = 10; // ADD+DEL pairs per race: each run of the executable takes about a second here
 
@@ -59,8 +62,10 @@ describe.skipIf(!ready)(
       bin = join(base, "bin");
       mkdirSync(bin, { mode: 0o755 });
       exe = join(bin, "accelnet");
-      copyFileSync(source, exe); // alone in its bin dir: the helper is extracted from the asset
+      copyFileSync(source, exe); // no helper in the bin dir: it is extracted from the asset
       chmodSync(exe, 0o755);
+      copyFileSync(standalone, join(bin, "accelnet-standalone"));
+      chmodSync(join(bin, "accelnet-standalone"), 0o755);
       netns = fx.netns("p");
       master = fx.master("m");
     });
@@ -210,7 +215,9 @@ describe.skipIf(!ready)(
         for (const entry of readdirSync("/proc")) {
           if (!/^\d+$/.test(entry)) continue;
           try {
-            if (readlinkSync(`/proc/${entry}/exe`) === exe) pids.push(Number(entry));
+            // the front end, or the standalone it became
+            const running = readlinkSync(`/proc/${entry}/exe`);
+            if (running === exe || running === join(bin, "accelnet-standalone")) pids.push(Number(entry));
           } catch {
             // gone, or a kernel thread
           }

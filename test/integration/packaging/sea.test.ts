@@ -1,4 +1,5 @@
-// The shipped executables are Node single executable applications. These tests run the built files
+// The shipped Node executables (the standalone CNI plugin dist/accelnet-standalone and the device plugin)
+// are single executable applications. These tests run the built files
 // (npm run build) to prove what the packaging promises: they are really SEAs (not a plain node that
 // would run any script), they answer without files beside them, and NODE_OPTIONS cannot inject code
 // into a process that runs as root (execArgvExtension "none").
@@ -9,7 +10,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = resolve(import.meta.dirname, "../../..");
-const cni = join(root, "dist/accelnet");
+const cni = join(root, "dist/accelnet-standalone");
 const daemon = join(root, "dist/accelnet-deviceplugin");
 const built = existsSync(cni) && existsSync(daemon);
 
@@ -27,7 +28,7 @@ describe.skipIf(!built)(`packaged executables${built ? "" : " (skipped: run npm 
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("accelnet answers VERSION with every supported CNI version", () => {
+  it("accelnet-standalone answers VERSION with every supported CNI version", () => {
     const out = execFileSync(cni, [], { input: '{"cniVersion":"1.1.0"}', env: { CNI_COMMAND: "VERSION" } });
     expect(JSON.parse(out.toString())).toEqual({
       cniVersion: "1.1.0",
@@ -35,7 +36,7 @@ describe.skipIf(!built)(`packaged executables${built ? "" : " (skipped: run npm 
     });
   });
 
-  it("accelnet ignores NODE_OPTIONS: a --require'd script never runs", () => {
+  it("accelnet-standalone ignores NODE_OPTIONS: a --require'd script never runs", () => {
     const res = spawnSync(cni, [], {
       input: '{"cniVersion":"1.1.0"}',
       env: { CNI_COMMAND: "VERSION", NODE_OPTIONS: `--require ${injected}` },
@@ -44,7 +45,7 @@ describe.skipIf(!built)(`packaged executables${built ? "" : " (skipped: run npm 
     expect(existsSync(marker)).toBe(false);
   });
 
-  it("accelnet does not run a script given as an argument, as a plain node would", () => {
+  it("accelnet-standalone does not run a script given as an argument, as a plain node would", () => {
     const res = spawnSync(cni, [injected], { input: "{}", env: { CNI_COMMAND: "VERSION" } });
     expect(existsSync(marker)).toBe(false);
     expect(JSON.parse(res.stdout.toString())).toHaveProperty("supportedVersions");
