@@ -65,5 +65,5 @@ describe.skipIf(!ready)("thick run: requests are served by the CNI server", () =
     expect(seen("DEL").size).toBe(n);
     for (const pod of pods) expect(fx.linksIn(pod)).toEqual([]);
     expect(fx.reservedIps(ipamDir, "thicknet")).toEqual([]);
-  });
+  }, 240_000);
 });
