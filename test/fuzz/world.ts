@@ -125,7 +125,9 @@ export class World {
     const r = spawnSync(ACCELNET, [], {
       input: inv.stdin,
       env: { ...cniTestEnv(), ...inv.env },
-      timeout: 120_000, maxBuffer: 64 << 20 });
+      timeout: 120_000,
+      maxBuffer: 64 << 20,
+    });
     const ipamOutputs = readdirSync(this.ipamLog).map((f) => readFileSync(join(this.ipamLog, f), "utf8"));
     return {
       command: inv.env["CNI_COMMAND"] ?? "",

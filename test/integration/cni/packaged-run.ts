@@ -31,7 +31,8 @@ export function runPackaged(
   return new Promise((done, fail) => {
     const child = spawn(ACCELNET, [], {
       env: { ...cniTestEnv(), ...env, [TOKEN_VAR]: token },
-      stdio: ["pipe", "pipe", "pipe"] });
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     child.stderr.resume();

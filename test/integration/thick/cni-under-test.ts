@@ -12,7 +12,8 @@ export const THICK = process.env["ACCELNET_TEST_THICK"] === "1";
 
 function fromSetup(name: string): string {
   const v = process.env[name];
-  if (v === undefined || v === "") throw new Error(`ACCELNET_TEST_THICK=1 but ${name} is unset: run with vitest.thick.config.ts`);
+  if (v === undefined || v === "")
+    throw new Error(`ACCELNET_TEST_THICK=1 but ${name} is unset: run with vitest.thick.config.ts`);
   return v;
 }
 

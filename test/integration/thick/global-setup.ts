@@ -12,7 +12,10 @@ import { FRONT_END, ServerProcess, servedRequests, thickBuilt, versionThrough } 
 
 export default async function setup(): Promise<() => Promise<void>> {
   if (process.getuid?.() !== 0) throw new Error("the thick run needs root (the CNI server serves only root)");
-  if (!thickBuilt) throw new Error("the thick run needs dist/accelnet, dist/accelnet-standalone and dist/accelnet-cni-server: npm run build");
+  if (!thickBuilt)
+    throw new Error(
+      "the thick run needs dist/accelnet, dist/accelnet-standalone and dist/accelnet-cni-server: npm run build",
+    );
   const base = mkdtempSync(join(trustedTmpDir(), "acn-thick-")); // 0700, root's
   const bin = join(base, "bin");
   mkdirSync(bin, { mode: 0o755 });
@@ -31,7 +34,9 @@ export default async function setup(): Promise<() => Promise<void>> {
       `the CNI server at ${socket} does not answer (front end exit ${probe.status}, stdout ${probe.stdout}, ${served.length} requests in its log)`,
     );
   }
-  process.stdout.write(`thick run: dist/accelnet-cni-server pid ${server.pid} serving ${socket}, ready in ${Date.now() - started} ms\n`);
+  process.stdout.write(
+    `thick run: dist/accelnet-cni-server pid ${server.pid} serving ${socket}, ready in ${Date.now() - started} ms\n`,
+  );
   process.env["ACCELNET_TEST_CNI_SOCKET"] = socket;
   process.env["ACCELNET_TEST_FRONT_END"] = frontEnd;
   process.env["ACCELNET_TEST_SERVER_LOG"] = logFile;

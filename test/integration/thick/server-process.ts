@@ -71,7 +71,9 @@ export class ServerProcess {
     const before = servingLines();
     while (servingLines() === before) {
       if (!server.running) {
-        throw new Error(`${SERVER_EXE} exited (${JSON.stringify(server.exitStatus)}) before serving: ${readFileSync(logFile, "utf8")}`);
+        throw new Error(
+          `${SERVER_EXE} exited (${JSON.stringify(server.exitStatus)}) before serving: ${readFileSync(logFile, "utf8")}`,
+        );
       }
       if (Date.now() > deadline) {
         child.kill("SIGKILL");
@@ -83,7 +85,10 @@ export class ServerProcess {
   }
 
   /** Sends `signal` and waits (bounded) for the exit. */
-  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(
+    signal: NodeJS.Signals = "SIGTERM",
+    timeoutMs = 30_000,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (!this.running) return this.exitStatus as { code: number | null; signal: NodeJS.Signals | null };
     this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
