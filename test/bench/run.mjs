@@ -42,7 +42,7 @@ const arg = (name, fallback) => {
   return i > 0 ? process.argv[i + 1] : fallback;
 };
 const iterations = Number(arg("--iterations", 40));
-const concurrent = Number(arg("--concurrent", 64));
+const concurrent = Number(arg("--concurrent", 64)); // 0 leaves the concurrent section out
 const baseline = arg("--baseline", undefined);
 const cniPath = "/usr/lib/cni";
 const dist = join(root, "dist");
@@ -268,23 +268,30 @@ function confFor(row, dataDir) {
   };
 }
 
-function single(row, index) {
-  const conf = confFor(row, join(work, `ipam-${index}`));
-  const stateDir = join(work, `state-${index}`);
-  const walls = [];
-  const rss = [];
-  const versions = [];
+// The rows take turns, one ADD+DEL+VERSION each per round, so a change in the shared machine's load
+// between rows does not show up as a difference between them.
+function single(rows) {
+  const live = rows.map((row, index) => ({
+    row,
+    conf: confFor(row, join(work, `ipam-${index}`)),
+    stateDir: join(work, `state-${index}`),
+    walls: [],
+    rss: [],
+    versions: [],
+  }));
   for (let i = 0; i < iterations + 3; i++) {
     const id = `bench${i}`;
-    const add = runOne(row, "ADD", conf, id, stateDir);
-    const del = runOne(row, "DEL", conf, id, stateDir);
-    const ver = runOne(row, "VERSION", { cniVersion: "1.0.0" }, id, stateDir);
-    if (i < 3) continue; // warm the page cache first
-    walls.push((add.wallNs + del.wallNs) / 1e6);
-    rss.push(Math.max(add.maxRssKb, del.maxRssKb) / 1024);
-    versions.push(ver.wallNs / 1e6);
+    for (const m of live) {
+      const add = runOne(m.row, "ADD", m.conf, id, m.stateDir);
+      const del = runOne(m.row, "DEL", m.conf, id, m.stateDir);
+      const ver = runOne(m.row, "VERSION", { cniVersion: "1.0.0" }, id, m.stateDir);
+      if (i < 3) continue; // warm the page cache first
+      m.walls.push((add.wallNs + del.wallNs) / 1e6);
+      m.rss.push(Math.max(add.maxRssKb, del.maxRssKb) / 1024);
+      m.versions.push(ver.wallNs / 1e6);
+    }
   }
-  return { addDel: stats(walls), rss: stats(rss), version: stats(versions) };
+  for (const m of live) m.row.single = { addDel: stats(m.walls), rss: stats(m.rss), version: stats(m.versions) };
 }
 
 async function wave(row, command, conf, stateDir, stdinFile) {
@@ -422,23 +429,20 @@ try {
   out(
     `accelnet benchmark, ${new Date().toISOString()}, ${process.version}; rows labelled thick, standalone, reference`,
   );
-  for (const [i, r] of rows.entries()) {
-    if (r.skip !== undefined) continue;
-    if (r.label === "thick") await startServer(r);
-    try {
-      r.single = single(r, i);
-      if (r.label === "thick") r.serverRss = serverRss();
-      // The concurrent waves: reference, thick and the standalone the runtime would run (the first).
-      if (r.label !== "standalone" || !rows.some((o) => o.label === "standalone" && o.conc !== undefined)) {
-        r.conc = await concurrentWaves(r, i);
-        if (r.label === "thick") r.concServerRss = serverRss();
-      }
-    } finally {
-      if (r.label === "thick") await stopServer();
-    }
+  const runnable = rows.filter((r) => r.skip === undefined);
+  const thick = runnable.find((r) => r.label === "thick");
+  if (thick !== undefined) await startServer(thick);
+  single(runnable);
+  if (thick !== undefined) thick.serverRss = serverRss();
+  // The concurrent waves: reference, thick and the standalone the runtime would run (the first).
+  for (const [i, r] of concurrent > 0 ? runnable.entries() : []) {
+    if (r.label === "standalone" && runnable.some((o) => o.label === "standalone" && o.conc !== undefined)) continue;
+    r.conc = await concurrentWaves(r, i);
+    if (r.label === "thick") r.concServerRss = serverRss();
   }
+  await stopServer();
   printSingle(rows);
-  printConcurrent(rows);
+  if (concurrent > 0) printConcurrent(rows);
   const addressLib = await addressLibraryLoad();
   const node = rows.find((r) => r.label === "standalone" && r.single !== undefined);
   out(
