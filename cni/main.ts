@@ -1,23 +1,14 @@
-// The `accelnet` CNI plugin: the mode table handed to the dispatcher. Nothing else happens here.
+// The `accelnet` CNI plugin, standalone: one process per request, the runtime's env and stdin. The
+// mode table and deps are plugin.ts's (shared with the resident server). Nothing else happens here.
 // No top-level await: the packaged executable is a CommonJS bundle.
-import { createNativeClient } from "../native/client/index.js";
-import { processDeps, resolveHelperPath } from "./lib/helper-path.js";
-import { defaultRegistry, modeFuncs } from "./modes/index.js";
+import { ABOUT, pluginDeps, pluginFuncs } from "./plugin.js";
 import { dispatch } from "./skel/dispatch.js";
-import type { Env } from "./skel/env.js";
-
-const about = "CNI accelnet plugin (macvlan, SR-IOV, vDPA, vhost-user)";
-
-const deps = {
-  native: (stateDir: string, env: Env) =>
-    createNativeClient({ helperPath: resolveHelperPath(stateDir, { ...processDeps, env }) }),
-};
 
 void dispatch(
   { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
-  modeFuncs(defaultRegistry()),
-  deps,
-  about,
+  pluginFuncs(),
+  pluginDeps,
+  ABOUT,
 ).then((code) => {
   process.exitCode = code;
 });

@@ -17,6 +17,12 @@ status=0
 # The lab's QEMU guests take both cores for minutes: run them after the host suites, not beside them.
 npx vitest run --exclude 'test/lab/**' --reporter=default --reporter=json \
   --outputFile=dist/test-results-host.json || status=$?
+# Thick mode: the suites that exec the packaged plugin once more, through the front end and a real
+# dist/accelnet-cni-server (vitest.thick.config.ts says which and why); the host run above took the fallback.
+thick_started=$SECONDS
+ACCELNET_TEST_THICK=1 npx vitest run --config vitest.thick.config.ts --reporter=default --reporter=json \
+  --outputFile=dist/test-results-thick.json || status=$?
+echo "thick run: $((SECONDS - thick_started)) s"
 npx vitest run test/lab --reporter=default --reporter=json --outputFile=dist/test-results-lab.json || status=$?
-node test/tools/summarize.mjs dist/test-results-host.json dist/test-results-lab.json || status=1
+node test/tools/summarize.mjs dist/test-results-host.json dist/test-results-thick.json dist/test-results-lab.json || status=1
 exit "$status"

@@ -17,6 +17,7 @@ import { formatResult } from "../lib/result.js";
 import { ensureTrustedDir, logDirFrom, openLogFile, stateDirFrom } from "../lib/trusted-paths.js";
 import {
   atLeast,
+  type CniVersion,
   decodeVersion,
   DEFAULT_VERSION,
   isSupportedVersion,
@@ -54,12 +55,44 @@ export function nestingDepth(text: string): number {
   return max;
 }
 
-async function readAll(stdin: PluginIo["stdin"]): Promise<string> {
-  if (typeof stdin === "string") return stdin;
-  if (stdin instanceof Uint8Array) return Buffer.from(stdin).toString("utf8");
+/**
+ * The most stdin a request may carry (1 MiB). The thick front end and the CNI server apply the same
+ * limit with the same message (native/FRONTEND.md); no real config comes near it, and reading stops
+ * there instead of buffering whatever a caller sends.
+ */
+export const MAX_STDIN_BYTES = 1024 * 1024;
+
+/**
+ * The cniVersion a simple scan of the first 64 KiB finds, when supported: for errors about a stdin that
+ * is not decoded (too large here; the CNI server's busy and timeout answers).
+ */
+export function scanCniVersion(stdin: Uint8Array): CniVersion | undefined {
+  const head = Buffer.from(stdin.buffer, stdin.byteOffset, Math.min(stdin.byteLength, 64 * 1024));
+  const m = /"cniVersion"\s*:\s*"([^"\\]*)"/.exec(head.toString("latin1"));
+  return m?.[1] !== undefined && isSupportedVersion(m[1]) ? m[1] : undefined;
+}
+
+/** Code 7, in the version a simple scan of the first bytes finds (else ctx's, the latest). */
+function stdinTooLarge(head: Buffer, ctx: Context): CniError {
+  ctx.version = scanCniVersion(head) ?? ctx.version;
+  return new CniError(CniCode.InvalidConfig, `Cannot read stdin: larger than ${MAX_STDIN_BYTES} bytes`);
+}
+
+async function readAll(stdin: PluginIo["stdin"], ctx: Context): Promise<string> {
+  const checked = (bytes: Buffer): string => {
+    if (bytes.length > MAX_STDIN_BYTES) throw stdinTooLarge(bytes, ctx);
+    return bytes.toString("utf8");
+  };
+  if (typeof stdin === "string") return checked(Buffer.from(stdin));
+  if (stdin instanceof Uint8Array) return checked(Buffer.from(stdin));
   const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString("utf8");
+  let size = 0;
+  for await (const chunk of stdin) {
+    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk));
+    size += chunks.at(-1)?.length ?? 0;
+    if (size > MAX_STDIN_BYTES) break;
+  }
+  return checked(Buffer.concat(chunks));
 }
 
 /**
@@ -150,7 +183,7 @@ async function runCommand(io: PluginIo, funcs: CniFuncs, deps: PluginDeps, ctx: 
       `Cannot run ${command} as another plugin's IPAM plugin (${DELEGATED_ENV} is set): "ipam.type" must not name accelnet`,
     );
   }
-  const stdin = await readAll(io.stdin);
+  const stdin = await readAll(io.stdin, ctx);
   noteVersion(stdin, ctx); // so that even env errors are printed in the request's version
   const cniEnv = readCniEnv(io.env, command);
   const tooDeep: string[] = [];

@@ -97,6 +97,7 @@ enum acn_key {
 	ACN_K_MGMTDEV,    /* "mgmtdev": BUS/DEV or DEV */
 	ACN_K_MAX_VQP,    /* "max_vqp": virtio-net queue pairs */
 	ACN_K_IFINDEX,      /* "index" of link-del: the link by identity, not by name */
+	ACN_K_FD,           /* "fd" of peer-cred: an inherited descriptor, 3 or above */
 	ACN_K_COUNT
 };
 
@@ -150,6 +151,7 @@ struct acn_opts {
 	struct acn_mgmtdev mgmtdev;
 	uint32_t max_vqp;
 	uint32_t ifindex;
+	uint32_t fd;
 };
 
 static inline bool acn_has(const struct acn_opts *o, enum acn_key k)
@@ -225,6 +227,7 @@ int acn_vdpa_dev_add(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_vdpa_dev_del(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_netns_create(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_netns_delete(struct acn_ctx *ctx, const struct acn_opts *o);
+int acn_peer_cred(struct acn_ctx *ctx, const struct acn_opts *o);
 /* Streams until stdin EOF or SIGTERM; must be the only command of its invocation (main.c). */
 int acn_uevent_monitor(struct acn_ctx *ctx, const struct acn_opts *o);
 

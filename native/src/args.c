@@ -115,6 +115,8 @@ static const struct key_def keys[ACN_K_COUNT] = {
 	[ACN_K_MGMTDEV] = { "mgmtdev", K_MGMTDEV, OFF(mgmtdev), 0, 0, NULL },
 	[ACN_K_MAX_VQP] = { "max_vqp", K_U32, OFF(max_vqp), 1, ACN_VDPA_MAX_VQP, NULL },
 	[ACN_K_IFINDEX] = { "index", K_U32, OFF(ifindex), 1, INT32_MAX, NULL },
+	/* 0-2 are the helper's own stdin, stdout and stderr, never the socket asked about. */
+	[ACN_K_FD] = { "fd", K_U32, OFF(fd), 3, INT32_MAX, NULL },
 };
 
 const char *acn_key_name(enum acn_key k)

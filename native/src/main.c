@@ -74,6 +74,8 @@ static const struct acn_cmd_def commands[] = {
 	/* temporary netns for SR-IOV/vDPA moves */
 	{ "netns-create", O(NETNS_FILE), 0, acn_netns_create, NULL },
 	{ "netns-delete", O(NETNS_FILE), 0, acn_netns_delete, NULL },
+	/* CNI server: who is at the other end of a connection (an inherited socket fd) */
+	{ "peer-cred", O(FD), 0, acn_peer_cred, NULL },
 	/* device plugin rescan hints: streams JSON lines, alone in its invocation */
 	{ "uevent-monitor", 0, O(WITH_VIRTUAL), acn_uevent_monitor, NULL },
 };

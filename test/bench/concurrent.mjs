@@ -7,7 +7,6 @@
 // Usage: node test/bench/concurrent.mjs [--count N] (default 256)
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,7 +15,8 @@ const countArg = process.argv.indexOf("--count");
 const count = countArg > 0 ? Number(process.argv[countArg + 1]) : 256;
 const tag = Math.random().toString(16).slice(2, 7);
 const master = `acnc${tag}m`;
-const work = mkdtempSync(join(tmpdir(), "accelnet-concurrent-"));
+// /run, not /tmp: accelnet refuses a state dir below a directory others can write (1777).
+const work = mkdtempSync(join("/run", "accelnet-concurrent-"));
 const plugins = [
   { label: "accelnet", exe: join(root, "dist/accelnet") },
   { label: "reference macvlan", exe: "/usr/lib/cni/macvlan" },

