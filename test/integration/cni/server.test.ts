@@ -112,7 +112,7 @@ describe.skipIf(!ready)("CNI server: framing, start-up, root only, drain (packag
     await expect
       .poll(() => server?.log.filter((l) => l.msg.startsWith("connection closed without an answer")).length)
       .toBe(4);
-    const errors = server.log.map((l) => String(l["error"] ?? ""));
+    const errors = server.log.map((l) => (typeof l["error"] === "string" ? l["error"] : ""));
     expect(errors.some((e) => e.includes("bad magic"))).toBe(true);
     expect(errors.some((e) => e.includes("env block of 65537 bytes"))).toBe(true);
     expect(errors.some((e) => e.includes('env entry "PATH"'))).toBe(true);
