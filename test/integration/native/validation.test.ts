@@ -282,6 +282,20 @@ describe.skipIf(!isRoot)("accelnet-helper argument validation (needs root)", () 
     refused(argv, key, message);
   });
 
+  it("peer-cred refuses fd 0-2 (the helper's own stdio) and reports ENOTSOCK for a descriptor that is no socket", () => {
+    refused(["peer-cred", "fd=2"], "fd", 'peer-cred: invalid fd "2": expected an integer in 3-2147483647');
+    refused(["peer-cred"], "fd", 'peer-cred: missing required key "fd"; required keys: fd');
+    // fd 3 is not open in the helper run here: the kernel's EBADF, named
+    const r = helper("peer-cred", "fd=3");
+    expect(r.status).toBe(1);
+    expect(r.reply.error).toMatchObject({
+      cmd: "peer-cred",
+      op: "getsockopt(SO_DOMAIN)",
+      errname: "EBADF",
+      object: "3",
+    });
+  });
+
   it("refuses sysctl-set on all or default (they would change every interface)", () => {
     refused(["sysctl-set", "name=all", "key=arp_notify", "value=1"], "name", /only per-interface settings/);
     refused(["sysctl-set", "name=default", "key=ndisc_notify", "value=1"], "name", /only per-interface settings/);

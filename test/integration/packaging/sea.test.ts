@@ -4,7 +4,7 @@
 // would run any script), they answer without files beside them, and NODE_OPTIONS cannot inject code
 // into a process that runs as root (execArgvExtension "none").
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const root = resolve(import.meta.dirname, "../../..");
 const cni = join(root, "dist/accelnet-standalone");
 const daemon = join(root, "dist/accelnet-deviceplugin");
-const built = existsSync(cni) && existsSync(daemon);
+const server = join(root, "dist/accelnet-cni-server");
+const built = existsSync(cni) && existsSync(daemon) && existsSync(server);
 
 describe.skipIf(!built)(`packaged executables${built ? "" : " (skipped: run npm run build first)"}`, () => {
   let dir: string;
@@ -56,5 +57,21 @@ describe.skipIf(!built)(`packaged executables${built ? "" : " (skipped: run npm 
     expect(res.status).toBe(0);
     expect(res.stdout.toString()).toMatch(/^accelnet-deviceplugin \d+\.\d+\.\d+\n$/);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it("accelnet-cni-server ignores NODE_OPTIONS and prints its version", () => {
+    const res = spawnSync(server, ["--version"], { env: { NODE_OPTIONS: `--require ${injected}` } });
+    expect(res.status).toBe(0);
+    expect(res.stdout.toString()).toMatch(/^accelnet-cni-server \d+\.\d+\.\d+\n$/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("the standalone plugin's bundle holds none of the server's code (its import graph did not grow)", () => {
+    const standalone = readFileSync(join(root, "dist/bundle/cni.cjs"), "utf8");
+    const withServer = readFileSync(join(root, "dist/bundle/cni-server.cjs"), "utf8");
+    for (const serverOnly of ["ACNCNI1", "peer-cred", "yargs", "connection refused: peer is not root"]) {
+      expect(withServer).toContain(serverOnly);
+      expect(standalone).not.toContain(serverOnly);
+    }
   });
 });

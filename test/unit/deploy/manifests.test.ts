@@ -160,3 +160,67 @@ describe("deploy/examples/vhostuser-ovs-dpdk.yaml", () => {
     expect(container!.args.join(" ")).toContain(`path=${mount?.mountPath}/net1/${SOCKET_NAME},server=1`);
   });
 });
+
+describe("deploy/daemonset.yaml: thick mode", () => {
+  type Mount = { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string };
+  type Container = { name: string; command: string[]; volumeMounts: Mount[] };
+  const ds = find("DaemonSet").data as {
+    spec: {
+      updateStrategy: { rollingUpdate: { maxSurge: number; maxUnavailable: number } };
+      template: {
+        spec: {
+          hostPID: boolean;
+          hostNetwork: boolean;
+          terminationGracePeriodSeconds: number;
+          initContainers: Container[];
+          containers: Container[];
+          volumes: { name: string; hostPath?: { path: string } }[];
+        };
+      };
+    };
+  };
+  const pod = ds.spec.template.spec;
+  const server = pod.containers.find((c) => c.name === "cni-server");
+
+  test("runs the CNI server beside the device plugin, in the host's network and pid namespaces", () => {
+    expect(pod.containers.map((c) => c.name).sort()).toEqual(["cni-server", "deviceplugin"]);
+    expect(server?.command[0]).toBe("/usr/local/bin/accelnet-cni-server");
+    expect(server?.command).toContain("--socket=/run/accelnet/cni/server.sock");
+    expect([pod.hostNetwork, pod.hostPID]).toEqual([true, true]);
+  });
+
+  test("the server sees every host path a CNI request names at the same path", () => {
+    const hostPath = (volume: string) => pod.volumes.find((v) => v.name === volume)?.hostPath?.path;
+    const mounts = server?.volumeMounts ?? [];
+    for (const m of mounts) expect(hostPath(m.name), m.name).toBe(m.mountPath);
+    expect(mounts.map((m) => m.mountPath).sort()).toEqual(
+      [
+        "/dev",
+        "/opt/cni/bin",
+        "/run/accelnet",
+        "/run/cni",
+        "/sys",
+        "/var/lib/accelnet",
+        "/var/lib/cni",
+        "/var/log/accelnet",
+        "/var/run/k8s.cni.cncf.io/devinfo",
+        "/var/run/netns",
+      ].sort(),
+    );
+    expect(mounts.find((m) => m.mountPath === "/var/run/netns")?.mountPropagation).toBe("HostToContainer");
+  });
+
+  test("a rolling update has no failing window: grace covers the drain, one pod at a time, install by rename", () => {
+    const drain = Number(server?.command.find((a) => a.startsWith("--drain-timeout="))?.split("=")[1]);
+    const timeout = Number(server?.command.find((a) => a.startsWith("--request-timeout="))?.split("=")[1]);
+    expect(drain).toBeGreaterThanOrEqual(timeout);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(drain);
+    expect(ds.spec.updateStrategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+    const script = pod.initContainers[0]?.command.join(" ") ?? "";
+    // the front end last, after the standalone plugin and the helper it falls back to
+    expect(script).toContain("for f in accelnet-helper accelnet-standalone accelnet;");
+    expect(script).toContain(
+      "cp /usr/local/bin/$f /host/opt/cni/bin/.$f.tmp && mv -f /host/opt/cni/bin/.$f.tmp /host/opt/cni/bin/$f",
+    );
+  });
+});
