@@ -2,9 +2,23 @@
 // family, the one spelling of an address ("fd00:0::1" and "FD00::1" are "fd00::1"; IPv4 with leading
 // zeros is refused, as Go's net.ParseIP refuses it) and the prefix length. Every address that comes
 // from a config, CNI_ARGS, an IPAM result or the kernel goes through here.
-import IPCIDR from "ip-cidr";
+import type IPCIDR from "ip-cidr";
 
 export type Family = 4 | 6;
+
+let ipCidr: typeof IPCIDR | undefined;
+
+/**
+ * ip-cidr, loaded at its first use: most calls (VERSION, STATUS, a DEL without IPAM) parse no address
+ * and should not pay its start-up (README "Benchmarks"). A literal require() inside a function: esbuild
+ * bundles it as a module initialised on that first call, and Node (require of an ES module) and vitest
+ * load it the same way.
+ */
+function ipCidrLib(): typeof IPCIDR {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ipCidr ??= (require("ip-cidr") as { default: typeof IPCIDR }).default;
+  return ipCidr;
+}
 
 export interface ParsedIp {
   family: Family;
@@ -19,7 +33,7 @@ export function parseIp(text: string): ParsedIp | null {
   if (text.includes("%") || text.trim() !== text) return null;
   let ip;
   try {
-    ip = IPCIDR.createAddress(text);
+    ip = ipCidrLib().createAddress(text);
   } catch {
     return null;
   }

@@ -1,8 +1,10 @@
 // Runs a CNI plugin executable (IPAM delegation). The only file in cni/ allowed to spawn (ESLint enforces it).
 // The plugin runs in a process group of its own (detached: setsid), and a timeout kills that whole
 // group with SIGKILL: whatever the plugin started (a chain of plugins, a hung helper) goes with it, so
-// nothing it began outlives the call.
+// nothing it began outlives the call. The timeout counts the plugin's own time, not time it waited for
+// a CPU on a busy node (native/client/child-timeout.ts).
 import { spawn } from "node:child_process";
+import { childTimeout } from "../../native/client/child-timeout.js";
 
 export interface ExecOutput {
   stdout: string;
@@ -28,18 +30,18 @@ export function execPlugin(opts: ExecOptions): Promise<ExecOutput> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const timer = childTimeout(child.pid, opts.timeoutMs ?? 60_000, () => {
       timedOut = true;
       killGroup(child.pid);
-    }, opts.timeoutMs ?? 60_000);
+    });
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e) => {
-      clearTimeout(timer);
+      timer.clear();
       reject(e);
     });
     child.on("close", (code, signal) => {
-      clearTimeout(timer);
+      timer.clear();
       resolve({
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8"),

@@ -4,6 +4,7 @@
 // keeps child_process inside native/client).
 import { spawn } from "node:child_process";
 
+import { childTimeout, describeSchedule } from "./child-timeout.js";
 import type { Command, ResultsOf } from "./commands.js";
 
 export interface NativeClient {
@@ -98,6 +99,8 @@ interface Exit {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** At a timeout: what the helper was doing when it was killed (describeSchedule). */
+  timedOutAs?: string;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -122,7 +125,8 @@ export function interpretReply(helperPath: string, argv: readonly string[], coun
     stderr: exit.stderr,
   };
   if (exit.timedOut) {
-    throw new NativeError(`Cannot run helper "${helperPath}": timed out`, base);
+    const as = exit.timedOutAs === undefined ? "" : ` (${exit.timedOutAs})`;
+    throw new NativeError(`Cannot run helper "${helperPath}": timed out${as}`, base);
   }
   let reply: unknown;
   try {
@@ -172,10 +176,13 @@ function execHelper(helperPath: string, argv: readonly string[], timeoutMs: numb
     const err: Buffer[] = [];
     let size = 0;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    let timedOutAs: string | undefined;
+    const started = Date.now();
+    const timer = childTimeout(child.pid, timeoutMs, (schedule) => {
       timedOut = true;
+      timedOutAs = `${Date.now() - started} ms, ${describeSchedule(schedule)}`;
       child.kill("SIGKILL");
-    }, timeoutMs);
+    });
     const collect = (into: Buffer[]) => (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_OUTPUT_BYTES) child.kill("SIGKILL");
@@ -184,18 +191,19 @@ function execHelper(helperPath: string, argv: readonly string[], timeoutMs: numb
     child.stdout.on("data", collect(out));
     child.stderr.on("data", collect(err));
     child.on("error", (cause) => {
-      clearTimeout(timer);
+      timer.clear();
       const init = { argv, exitCode: null, signal: null, timedOut: false, stderr: "" };
       reject(new NativeError(`Cannot run helper "${helperPath}": ${cause.message}`, init, { cause }));
     });
     child.on("close", (exitCode, signal) => {
-      clearTimeout(timer);
+      timer.clear();
       resolve({
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8"),
         exitCode,
         signal,
         timedOut,
+        ...(timedOutAs === undefined ? {} : { timedOutAs }),
       });
     });
   });

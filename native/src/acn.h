@@ -46,6 +46,12 @@ struct acn_err {
 /* Records a failure and returns @neg_errno, so callers can `return acn_fail(...)`. */
 int acn_fail(struct acn_err *e, int neg_errno, const char *op, const char *object);
 
+/*
+ * Makes the helper receive SIGKILL when its parent thread exits; -ESRCH when the parent, whose pid was
+ * @parent at start, is gone already (parent_death.c).
+ */
+int acn_parent_death_arm(pid_t parent);
+
 /* Argument keys. The order is the order of the key table in args.c. */
 enum acn_key {
 	ACN_K_NETNS,

@@ -322,7 +322,11 @@ int main(int argc, char **argv)
 	struct acn_json results;
 	bool version = false;
 	int first, code, i;
+	pid_t parent = getppid();
 
+	/* Nothing runs for a caller that is gone, and nothing outlives it (parent_death.c). */
+	if (acn_parent_death_arm(parent) < 0)
+		return EXIT_INTERNAL;
 	acn_trace_on = getenv("ACCELNET_HELPER_TRACE") && strcmp(getenv("ACCELNET_HELPER_TRACE"), "1") == 0;
 	acn_json_init(&results, results_buf, sizeof(results_buf));
 	acn_json_arr_open(&results, NULL);

@@ -6,7 +6,7 @@
 //
 // Usage: node test/bench/concurrent.mjs [--count N] (default 256)
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,8 +15,10 @@ const countArg = process.argv.indexOf("--count");
 const count = countArg > 0 ? Number(process.argv[countArg + 1]) : 256;
 const tag = Math.random().toString(16).slice(2, 7);
 const master = `acnc${tag}m`;
-// /run, not /tmp: accelnet refuses a state dir below a directory others can write (1777).
-const work = mkdtempSync(join("/run", "accelnet-concurrent-"));
+// accelnet refuses a state dir below a directory others can write (/tmp is 1777): a root-only base.
+const base = "/var/lib/accelnet-test";
+mkdirSync(base, { recursive: true, mode: 0o755 });
+const work = mkdtempSync(join(base, "concurrent-"));
 const plugins = [
   { label: "accelnet", exe: join(root, "dist/accelnet") },
   { label: "reference macvlan", exe: "/usr/lib/cni/macvlan" },
@@ -59,7 +61,22 @@ async function wave(plugin, command, conf) {
     `${plugin.label.padEnd(18)} ${command.padEnd(4)} failed ${String(failed.length).padStart(3)}/${count}` +
       `  wall ${p(Date.now() - started)} ms  p50 ${p(pct(ms, 50))}  p90 ${p(pct(ms, 90))}  max ${p(Math.max(...ms))}`,
   );
-  for (const f of failed.slice(0, 3)) console.log(`  e.g. ${f.out.trim()}`);
+  // Failures by kind (code and message with its numbers and names masked), most common first.
+  const kinds = new Map();
+  for (const f of failed) {
+    let kind = `exit ${f.code}, no JSON`;
+    try {
+      const { code, msg } = JSON.parse(f.out);
+      kind = `code ${code}: ${String(msg)
+        .replace(/"[^"]*"/g, '"…"')
+        .replace(/\d+/g, "N")}`;
+    } catch {
+      // not a CNI error document: the exit code says it
+    }
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  for (const [kind, n] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 4)) console.log(`  ${n} x ${kind}`);
+  for (const f of failed.slice(0, 2)) console.log(`  e.g. ${f.out.trim()}`);
 }
 
 try {

@@ -24,6 +24,8 @@
 #include "validate.h"
 
 static int failures, checks;
+
+int test_parent_death(void); /* parent_death_test.c: real processes, counts its own failures */
 static char buf[65536];
 
 #define CHECK(cond)                                                                   \
@@ -739,6 +741,8 @@ int main(void)
 	test_uevent();
 	test_link_event();
 	test_peer_cred();
+	checks += 2;
+	failures += test_parent_death();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

@@ -123,7 +123,9 @@ describe("native client", () => {
     const e = await failure(slow.run([cmd.linkList({})]));
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(e).toMatchObject({ timedOut: true, signal: "SIGKILL", exitCode: null });
-    expect(e.message).toMatch(/^Cannot run helper ".*slow": timed out$/);
+    expect(e.message).toMatch(
+      /^Cannot run helper ".*slow": timed out \(\d+ ms, state S( in \w+)?, \d+ ms on a CPU, \d+ ms waiting for one\)$/,
+    );
   });
 
   it("run() rejects a reply that is not JSON, keeping stderr and the parse error as cause", async () => {
