@@ -1,5 +1,5 @@
 // The Device Information file (k8snetworkplumbingwg Device Information spec 1.1.0) at
-// runtimeConfig.CNIDeviceInfoFile: {"type":"pci"|"vdpa","version":"1.1.0","pci"|"vdpa":{...}}.
+// runtimeConfig.CNIDeviceInfoFile: {"type":"pci"|"vdpa"|"vhost-user","version":"1.1.0","<type>":{...}}.
 // The device plugin may have written it already: ADD merges its fields into the existing object and
 // keeps the others (vhost-net, rdma-device...); DEL puts back what was there before (or removes a
 // file ADD created). What DEL needs is returned as a record the mode keeps in its state.
@@ -30,7 +30,9 @@ export type DeviceInfo =
         "pci-address"?: string;
         "pf-pci-address"?: string;
       };
-    };
+    }
+  /** `mode` is the application's role (spec 3.1.5.1): "server" when it creates the socket and the host connects. */
+  | { type: "vhost-user"; "vhost-user": { mode: "client" | "server"; path: string } };
 
 /** What ADD did to the file, for DEL. `previous` null: the file did not exist. */
 export interface DeviceInfoRecord {
@@ -73,7 +75,7 @@ export function deviceInfoContent(info: DeviceInfo, previous: string | null): st
       // not JSON: replaced (and restored on DEL)
     }
   }
-  const fields = info.type === "pci" ? info.pci : info.vdpa;
+  const fields = info.type === "pci" ? info.pci : info.type === "vdpa" ? info.vdpa : info["vhost-user"];
   const out = { type: info.type, version: DEVICE_INFO_VERSION, [info.type]: { ...body, ...fields } };
   return JSON.stringify(out);
 }

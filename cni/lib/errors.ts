@@ -23,7 +23,10 @@
 // | 101  | HelperFailed            | the helper could not be run, crashed, timed out or replied garbage    |
 // | 102  | IpamFailed              | the IPAM plugin failed without a CNI error of its own, or returned no IPs |
 // | 103  | CheckMismatch           | CHECK: the attachment differs from prevResult or the config           |
-// | 104  | InterfaceExists         | ADD: CNI_IFNAME already exists in the pod netns                       |
+// | 104  | InterfaceExists         | ADD: CNI_IFNAME already exists in the pod netns (vhostuser: its       |
+// |      |                         | socket dir exists)                                                     |
+// | 105  | OvsdbFailed             | vhostuser: ovsdb-server unreachable, timed out or refused a           |
+// |      |                         | transaction; ovs-vswitchd could not configure the port                |
 // | 999  | Internal                | a bug                                                                 |
 //
 // IPAM plugins' own CNI errors pass through with their code (an IPAM plugin's 999 is its bug, not ours).
@@ -44,6 +47,7 @@ export const CniCode = {
   IpamFailed: 102,
   CheckMismatch: 103,
   InterfaceExists: 104,
+  OvsdbFailed: 105,
   Internal: 999,
 } as const;
 

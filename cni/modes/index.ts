@@ -1,7 +1,8 @@
 // The mode registry and how a config selects its mode.
 //
 // Mode selection (one CNI type, `accelnet`, for every attachment kind), first rule that applies wins:
-//   1. `accelnetMode`: "macvlan" | "sriov" | "vdpa"  -- explicit, optional; any other value is code 7
+//   1. `accelnetMode`: "macvlan" | "sriov" | "vdpa" | "vhostuser"  -- explicit, optional; any other value
+//      is code 7. vhostuser is selected only this way (its `bridge` field is the reference bridge plugin's too)
 //   2. a `vdpaDriver` field, or a device ID that names a vDPA device: a name under /sys/bus/vdpa/devices,
 //      or the PCI address of a function that has a vdpa device (the device plugin's vdpa pools hand out
 //      the parent VF's address; one readdir of the vdpa bus, only for a PCI-address device ID)
@@ -27,7 +28,7 @@ import { HOST_ROOTS, namesVdpaDevice, type VdpaRoots } from "../lib/vdpa.js";
 import type { CniFuncs, CniRequest } from "../skel/types.js";
 import { macvlan } from "./macvlan.js";
 import { sriov } from "./sriov.js";
-import { MODE_NAMES, type Mode, type ModeName } from "./mode.js";
+import { lazyMode, MODE_NAMES, type Mode, type ModeName } from "./mode.js";
 import { vdpa } from "./vdpa.js";
 
 export type { Mode, ModeName } from "./mode.js";
@@ -67,9 +68,12 @@ export function createRegistry(modes: readonly Mode[]): Registry {
   return new Map(modes.map((m) => [m.name, m]));
 }
 
+/** vhostuser, loaded when a request needs it (its OVSDB client stays out of the other modes' start-up). */
+const vhostuser = lazyMode("vhostuser", async () => (await import("./vhostuser.js")).vhostuser);
+
 /** Every mode accelnet ships today. */
 export function defaultRegistry(): Registry {
-  return createRegistry([macvlan, sriov, vdpa]);
+  return createRegistry([macvlan, sriov, vdpa, vhostuser]);
 }
 
 function modeFor(registry: Registry, name: ModeName): Mode {
@@ -118,7 +122,22 @@ export function modeFuncs(registry: Registry, opts: SelectOptions = {}): CniFunc
       return (state === null ? pick(req) : storedMode(registry, state)).check(req);
     },
     status: async (req) => pick(req).status(req),
-    // GC covers every attachment of the network, whatever mode created it.
-    gc: (req) => collectGarbage(req, (state) => storedMode(registry, state).release(state, req)),
+    // GC covers every attachment of the network, whatever mode created it; then the network's mode
+    // sweeps what it finds outside the state (vhostuser: OVS ports), even when a release failed.
+    gc: async (req) => {
+      let released: unknown = undefined;
+      await collectGarbage(req, (state) => storedMode(registry, state).release(state, req)).catch((err: unknown) => {
+        released = err;
+      });
+      let selected: ModeName | undefined;
+      try {
+        selected = selectMode(req.conf.raw, opts);
+      } catch {
+        selected = undefined; // a config no mode accepts has nothing of a mode's outside the state
+      }
+      const sweep = selected === undefined ? undefined : registry.get(selected)?.sweep;
+      if (sweep !== undefined) await sweep(req);
+      if (released !== undefined) throw released;
+    },
   };
 }
