@@ -6,7 +6,7 @@ import { defaultRegistry, modeFuncs } from "./modes/index.js";
 import { dispatch } from "./skel/dispatch.js";
 import type { Env } from "./skel/env.js";
 
-const about = "CNI accelnet plugin (macvlan, SR-IOV, vDPA)";
+const about = "CNI accelnet plugin (macvlan, SR-IOV, vDPA, vhost-user)";
 
 const deps = {
   native: (stateDir: string, env: Env) =>

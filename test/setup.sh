@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build and netns tests: the first line. The lab's initramfs and module set: the second (QEMU itself
-# comes pinned from bookworm-backports through the lab's own setup, test/lab/src/setup.ts).
+# comes pinned from bookworm-backports through the lab's own setup, test/lab/src/setup.ts). The third:
+# the vhostuser host test's private ovsdb-server and ovs-vswitchd (none is started by the package here).
 debs=(containernetworking-plugins iproute2 iputils-ping gcc make libc6-dev procps util-linux
-  kmod busybox-static dash xz-utils binutils)
+  kmod busybox-static dash xz-utils binutils
+  openvswitch-switch)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

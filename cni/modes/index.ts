@@ -125,18 +125,19 @@ export function modeFuncs(registry: Registry, opts: SelectOptions = {}): CniFunc
     // GC covers every attachment of the network, whatever mode created it; then the network's mode
     // sweeps what it finds outside the state (vhostuser: OVS ports), even when a release failed.
     gc: async (req) => {
-      let released: unknown = undefined;
-      await collectGarbage(req, (state) => storedMode(registry, state).release(state, req)).catch((err: unknown) => {
-        released = err;
-      });
-      let selected: ModeName | undefined;
+      let released: Error | undefined;
       try {
-        selected = selectMode(req.conf.raw, opts);
+        await collectGarbage(req, (state) => storedMode(registry, state).release(state, req));
+      } catch (err) {
+        released = err instanceof Error ? err : new Error(String(err));
+      }
+      let selected: Mode | undefined;
+      try {
+        selected = registry.get(selectMode(req.conf.raw, opts));
       } catch {
         selected = undefined; // a config no mode accepts has nothing of a mode's outside the state
       }
-      const sweep = selected === undefined ? undefined : registry.get(selected)?.sweep;
-      if (sweep !== undefined) await sweep(req);
+      if (selected?.sweep !== undefined) await selected.sweep(req);
       if (released !== undefined) throw released;
     },
   };

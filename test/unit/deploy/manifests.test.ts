@@ -5,6 +5,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { parseConfig } from "../../../deviceplugin/core/config.js";
+import { parseCniArgs } from "../../../cni/lib/cni-args.js";
+import { parseNetConf } from "../../../cni/lib/netconf.js";
+import { DEFAULT_VHOSTUSER_DIR, SOCKET_NAME } from "../../../cni/lib/vhost-socket-dir.js";
+import { selectMode } from "../../../cni/modes/index.js";
+import { parseConf as parseVhostUserConf } from "../../../cni/modes/vhostuser.js";
 import { checkManifests, parseManifests, type ManifestDocument } from "./manifest-check.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -120,5 +125,38 @@ describe("deploy/configmap.yaml", () => {
     const withSetup = JSON.parse(configJson.trim().replace(/\}\s*$/, `,${example}\n}`)) as object;
     const config = parseConfig(JSON.stringify(withSetup));
     expect(config.nodeSetup?.pfs.length).toBe(1);
+  });
+});
+
+describe("deploy/examples/vhostuser-ovs-dpdk.yaml", () => {
+  const docs = load(path.join(deployDir, "examples/vhostuser-ovs-dpdk.yaml"));
+  const nad = docs.find((d) => d.data["kind"] === "NetworkAttachmentDefinition")!;
+  const pod = docs.find((d) => d.data["kind"] === "Pod")!;
+  type Container = {
+    args: string[];
+    env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    volumeMounts: { name: string; mountPath: string; subPathExpr?: string }[];
+  };
+  const spec = pod.data["spec"] as {
+    containers: Container[];
+    volumes: { name: string; hostPath?: { path: string } }[];
+  };
+
+  test("the NetworkAttachmentDefinition's config is a vhostuser config accelnet accepts", () => {
+    const raw = JSON.parse((nad.data["spec"] as { config: string }).config) as Record<string, unknown>;
+    expect(selectMode(raw)).toBe("vhostuser");
+    const conf = parseVhostUserConf({ conf: parseNetConf(raw), cniArgs: parseCniArgs("") });
+    expect(conf).toMatchObject({ bridge: "br-dpdk", socketMode: "client", vlan: 100, mtu: 1500 });
+  });
+
+  test("the pod mounts only its own socket dir: the base dir by hostPath, narrowed to its UID by subPathExpr", () => {
+    const volume = spec.volumes.find((v) => v.hostPath !== undefined);
+    expect(volume?.hostPath?.path).toBe(DEFAULT_VHOSTUSER_DIR);
+    const [container] = spec.containers;
+    const mount = container!.volumeMounts.find((m) => m.name === volume?.name);
+    expect(mount?.subPathExpr).toBe("$(POD_UID)");
+    expect(container!.env.find((e) => e.name === "POD_UID")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.uid");
+    // testpmd opens <mountPath>/<ifname>/<socket name>, the layout accelnet creates.
+    expect(container!.args.join(" ")).toContain(`path=${mount?.mountPath}/net1/${SOCKET_NAME},server=1`);
   });
 });

@@ -64,8 +64,11 @@ describe("selectMode()", () => {
   });
 
   it.each([
-    [{ accelnetMode: "ipvlan" }, 'Cannot use config field "accelnetMode": "ipvlan" is not one of macvlan, sriov, vdpa'],
-    [{ accelnetMode: 1 }, 'Cannot use config field "accelnetMode": 1 is not one of macvlan, sriov, vdpa'],
+    [
+      { accelnetMode: "ipvlan" },
+      'Cannot use config field "accelnetMode": "ipvlan" is not one of macvlan, sriov, vdpa, vhostuser',
+    ],
+    [{ accelnetMode: 1 }, 'Cannot use config field "accelnetMode": 1 is not one of macvlan, sriov, vdpa, vhostuser'],
   ])("rejects %j with code 7", (raw, msg) => {
     expect(() => selectMode(raw)).toThrow(expect.objectContaining({ code: 7, message: msg }));
   });
@@ -128,8 +131,8 @@ describe("modeFuncs()", () => {
     expect(warnings.some((w) => w.includes('"accelnetMode"'))).toBe(true);
   });
 
-  it("defaultRegistry() registers macvlan, sriov and vdpa", () => {
-    expect([...defaultRegistry().keys()]).toEqual(["macvlan", "sriov", "vdpa"]);
+  it("defaultRegistry() registers macvlan, sriov, vdpa and vhostuser", () => {
+    expect([...defaultRegistry().keys()]).toEqual(["macvlan", "sriov", "vdpa", "vhostuser"]);
   });
 
   it.each(["sriov", "vdpa"])("selecting %s from a registry without it fails with code 7", async (mode) => {

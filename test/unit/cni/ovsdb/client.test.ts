@@ -131,7 +131,8 @@ describe("OvsdbClient against a fake ovsdb-server", () => {
     await start();
     await withOvsdb(fake.path, 2000, async (c) => {
       const err = await c.call("transact", ["Nope"]).catch((e: unknown) => e);
-      expect(err).toMatchObject({ kind: "rpc", message: expect.stringContaining("unknown database") });
+      expect(err).toMatchObject({ kind: "rpc" });
+      expect((err as Error).message).toContain("unknown database");
     });
   });
 
@@ -141,10 +142,8 @@ describe("OvsdbClient against a fake ovsdb-server", () => {
     const err = await withOvsdb(fake.path, 150, (c) =>
       c.transact([{ op: "select", table: "Bridge", where: [] }]),
     ).catch((e: unknown) => e);
-    expect(err).toMatchObject({
-      kind: "timeout",
-      message: expect.stringContaining('did not answer "transact" in 150 ms'),
-    });
+    expect(err).toMatchObject({ kind: "timeout" });
+    expect((err as Error).message).toContain('did not answer "transact" in 150 ms');
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
@@ -176,10 +175,9 @@ describe("OvsdbClient against a fake ovsdb-server", () => {
     fake.opts.vswitchd = "none";
     await withOvsdb(fake.path, 2000, async (c) => {
       await insertVhostPort(c, { bridgeUuid, name: "vhucccccccccccc", mode: "client", externalIds: {} });
-      await expect(waitForInterface(c, "vhucccccccccccc", 200)).rejects.toMatchObject({
-        kind: "timeout",
-        message: expect.stringContaining('ovs-vswitchd did not configure interface "vhucccccccccccc" in 200 ms'),
-      });
+      const err = await waitForInterface(c, "vhucccccccccccc", 200).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: "timeout" });
+      expect((err as Error).message).toContain('ovs-vswitchd did not configure interface "vhucccccccccccc" in 200 ms');
     });
   });
 });
