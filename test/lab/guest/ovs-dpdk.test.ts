@@ -50,7 +50,10 @@ describe.skipIf(!inLab)("lab: OVS-DPDK with vhost-user ports (ovs-vsctl and test
     ] as const;
     for (const pod of pods) {
       await createNetns(pod.netns);
+      const started = performance.now();
       await addVhostUserClientPort(ovs, bridge, pod.port, pod.socketPath);
+      // For comparison with accelnet's ADD (vhostuser-ovs.test.ts): what OVS itself takes to add the port.
+      console.log(`ovs-vsctl add-port ${pod.port}: ${Math.round(performance.now() - started)} ms`);
       expect(await ovs.vsctl("get", "Interface", pod.port, "type")).toBe("dpdkvhostuserclient");
     }
     const [a, b] = pods;
@@ -68,7 +71,10 @@ describe.skipIf(!inLab)("lab: OVS-DPDK with vhost-user ports (ovs-vsctl and test
         20_000,
       ).catch(() => undefined);
     const pair = await runTestpmdPair(a, b, { minPackets: 64, whileRunning: readSwitchCounters });
-    console.log(`testpmd pair: ${pair.elapsedMs} ms to 64 packets received`);
+    console.log(
+      `testpmd pair: ${pair.elapsedMs} ms to 64 packets received; sender TX-packets ${pair.sender.txPackets},` +
+        ` receiver RX-packets ${pair.receiver.rxPackets}`,
+    );
     console.log(`sender:\n${testpmdHighlights(pair.sender).slice(0, 6).join("\n")}\n${testpmdTail(pair.sender)}`);
     console.log(`receiver:\n${testpmdTail(pair.receiver)}`);
     const counters = ({ rx_packets, tx_packets, tx_dropped }: Record<string, number>) =>
@@ -83,7 +89,11 @@ describe.skipIf(!inLab)("lab: OVS-DPDK with vhost-user ports (ovs-vsctl and test
     // OVS's view, from the switch side of each vhost-user port: it took them from A and gave them to B.
     expect(statsA.rx_packets ?? 0).toBeGreaterThanOrEqual(64);
     expect(statsB.tx_packets ?? 0).toBeGreaterThanOrEqual(64);
-    for (const pod of pods) await ovs.vsctl("del-port", bridge, pod.port);
+    for (const pod of pods) {
+      const started = performance.now();
+      await ovs.vsctl("del-port", bridge, pod.port);
+      console.log(`ovs-vsctl del-port ${pod.port}: ${Math.round(performance.now() - started)} ms`);
+    }
     expect(await ovs.vsctl("list-ports", bridge)).toBe("");
   }, 300_000);
 
