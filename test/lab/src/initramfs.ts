@@ -5,8 +5,9 @@
 // IPAM plugins host-local and static at /usr/lib/cni (guest tests delegate
 // IPAM to them as the CNI does on a node), Debian's dpdk-testpmd with the PMD
 // plugins the lab's devices need (the workload a pod runs on a vfio-pci VF or
-// a vhost-vdpa device), and the module set. The archive is cached by a hash
-// over everything put into it.
+// a vhost-vdpa device), Debian's Open vSwitch with DPDK (ovsdb-server,
+// ovs-vswitchd-dpdk, the tools, the schema; from the pinned "ovs" debs), and
+// the module set. The archive is cached by a hash over everything put into it.
 import { existsSync } from "node:fs";
 import { readdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -39,6 +40,25 @@ const binaries: Record<string, string> = {
   "usr/sbin/vdpa": "/usr/sbin/vdpa",
   [dpdkTestpmd.slice(1)]: dpdkTestpmd,
 };
+
+/**
+ * Open vSwitch from the extracted "ovs" debs (packages.lock), by their path in
+ * the guest → their path in that tree. ovs-vswitchd is the DPDK build
+ * (openvswitch-switch-dpdk), under the name the daemon has on a node; it loads
+ * its DPDK PMD plugins from the same directory as dpdk-testpmd. Their shared
+ * libraries are the host's (hostTools in packages.ts).
+ */
+const ovsBinaries: Record<string, string> = {
+  "usr/sbin/ovsdb-server": "usr/sbin/ovsdb-server",
+  "usr/sbin/ovs-vswitchd": "usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk",
+  "usr/bin/ovsdb-tool": "usr/bin/ovsdb-tool",
+  "usr/bin/ovsdb-client": "usr/bin/ovsdb-client",
+  "usr/bin/ovs-vsctl": "usr/bin/ovs-vsctl",
+  "usr/bin/ovs-appctl": "usr/bin/ovs-appctl",
+  "usr/bin/ovs-ofctl": "usr/bin/ovs-ofctl",
+};
+/** The database schema ovsdb-tool creates the guest's conf.db from. */
+const ovsSchema = "usr/share/openvswitch/vswitch.ovsschema";
 
 /**
  * IPAM plugins from containernetworking-plugins, packed at the same path in
@@ -117,6 +137,7 @@ export async function buildInitramfs(
   release: string,
   modules: ModuleSet,
   netdevsim: NetdevsimBuild,
+  ovsTree: string,
 ): Promise<Initramfs> {
   const entries: CpioEntry[] = [...layout];
   const key = new CacheKey().value("release", release).value("modules", modules.key).value("netdevsim", netdevsim.key);
@@ -146,6 +167,18 @@ export async function buildInitramfs(
     key.bytes(plugin.slice(1), data);
   }
 
+  entries.push({ kind: "dir", path: "usr/share" }, { kind: "dir", path: "usr/share/openvswitch" });
+  const ovsFiles: Record<string, { source: string; mode: number }> = {
+    [ovsSchema]: { source: ovsSchema, mode: 0o644 },
+  };
+  for (const [guestPath, treePath] of Object.entries(ovsBinaries))
+    ovsFiles[guestPath] = { source: treePath, mode: 0o755 };
+  for (const [guestPath, { source, mode }] of Object.entries(ovsFiles)) {
+    const data = await readFile(path.join(ovsTree, source));
+    entries.push({ kind: "file", path: guestPath, data, mode });
+    key.bytes(guestPath, data);
+  }
+
   const pmds = dpdkPlugins.map((name) => path.join(dpdkPmdDir, name));
   for (const pmd of pmds) {
     if (!existsSync(pmd)) throw new Error(`${pmd} is missing: install Debian's dpdk-dev`);
@@ -157,6 +190,7 @@ export async function buildInitramfs(
     dpdkTestpmd,
     ...pmds,
     ...plugins,
+    ...Object.values(ovsBinaries).map((treePath) => path.join(ovsTree, treePath)),
     guestNode,
     ...(await nativeAddons()),
   ]);

@@ -25,6 +25,8 @@ export const guestModules = [
   "macvlan",
   "veth",
   "8021q",
+  // The tap device of an OVS netdev bridge's local port (the OVS-DPDK fixture, guest/ovs.ts).
+  "tun",
   // netdevsim's only dependency; netdevsim itself is built out of tree.
   "psample",
 ];

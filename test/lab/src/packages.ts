@@ -1,6 +1,7 @@
 // Step 1 of the lab build: the pinned Debian inputs. QEMU is installed into
-// the host from bookworm-backports; the kernel packages are only downloaded
-// into the cache and extracted there, never installed.
+// the host from bookworm-backports; the kernel and Open vSwitch packages are
+// only downloaded into the cache and extracted there, never installed (an
+// installed openvswitch-switch would start its daemons on the host).
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -10,7 +11,7 @@ import { log, run } from "./exec.js";
 import { cacheDir, debCacheDir, lockFile } from "./paths.js";
 
 export interface PinnedDeb {
-  role: "image" | "headers" | "source";
+  role: "image" | "headers" | "source" | "ovs";
   name: string;
   version: string;
   sha256: string;
@@ -42,6 +43,14 @@ const hostTools = [
   "librte-net-e1000-23",
   "librte-net-virtio23",
   "librte-mempool-ring23",
+  // The shared libraries of Open vSwitch (the pinned "ovs" debs), packed next to its binaries.
+  "libbpf1",
+  "libcap-ng0",
+  "libnuma1",
+  "libssl3",
+  "libunbound8",
+  "libxdp1",
+  "librte-vhost23",
 ];
 
 const aptOptions = ["-o", "DPkg::Lock::Timeout=300", "-o", "APT::Sandbox::User=root"];

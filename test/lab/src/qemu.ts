@@ -35,10 +35,12 @@ export interface VmOutcome {
 
 /**
  * printk.devkmsg=on: /init's marker lines go through /dev/kmsg, which otherwise drops bursts.
- * hugepages=64: 128 MiB of 2 MiB pages reserved at boot, as a DPDK node has them (dpdk-testpmd
- * on a vfio-pci VF or virtio-user takes its memory from there); /init mounts /dev/hugepages.
+ * hugepages=192: 384 MiB of 2 MiB pages reserved at boot, as a DPDK node has them (dpdk-testpmd
+ * on a vfio-pci VF or virtio-user, and OVS-DPDK's ovs-vswitchd, take their memory from there):
+ * 128 MiB for ovs-vswitchd (dpdk-socket-mem, guest/ovs.ts) and the rest for two testpmds beside
+ * it. /init mounts /dev/hugepages.
  */
-const kernelArgs = "console=ttyS0 intel_iommu=on iommu=pt panic=-1 printk.devkmsg=on hugepagesz=2M hugepages=64";
+const kernelArgs = "console=ttyS0 intel_iommu=on iommu=pt panic=-1 printk.devkmsg=on hugepagesz=2M hugepages=192";
 
 /**
  * TCG's translation cache defaults to 1 GiB per VM; 128 MiB cuts QEMU's peak
@@ -57,8 +59,9 @@ export function qemuArgs(spec: VmSpec): string[] {
   ]);
   return [
     ...machine,
-    // 768 MiB: the 128 MiB of hugepages come out of it, and TCG touches only what the guest uses.
-    ...["-m", String(spec.memoryMb ?? 768), "-smp", "1"],
+    // 1024 MiB: the 384 MiB of hugepages come out of it (leaving the 640 MiB the guest had before OVS
+    // came in), and TCG touches only what the guest uses.
+    ...["-m", String(spec.memoryMb ?? 1024), "-smp", "1"],
     ...["-device", "intel-iommu,intremap=on,caching-mode=on"],
     ...["-netdev", "user,id=n0", "-device", "igb,netdev=n0,addr=0x2"],
     ...["-kernel", spec.kernel, "-initrd", spec.initrd, "-append", kernelArgs],

@@ -1,5 +1,5 @@
-// The whole one-time lab setup, each step cached: pinned packages, module
-// set, netdevsim, initramfs, VDUSE tool. Returns what a VM boots from and
+// The whole one-time lab setup, each step cached: pinned packages (kernel,
+// Open vSwitch), module set, netdevsim, initramfs, VDUSE tool. Returns what a VM boots from and
 // how long each step took.
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -40,11 +40,12 @@ async function runSetup(): Promise<LabImage> {
   const lock = await readLock();
   const release = lock.kernelRelease;
   await timed(timings, "host packages", () => ensureHostPackages(lock));
-  const [kernelTree, headersTree, sourceTree] = await timed(timings, "kernel packages", () =>
+  const [kernelTree, headersTree, sourceTree, ovsTree] = await timed(timings, "kernel and OVS packages", () =>
     Promise.all([
       extractTree("image", debsWithRole(lock, "image"), (root) => depmod(root, release)),
       extractTree("headers", debsWithRole(lock, "headers")),
       extractTree("source", debsWithRole(lock, "source")),
+      extractTree("ovs", debsWithRole(lock, "ovs")),
     ]),
   );
   const netdevsimInputs = [...debsWithRole(lock, "source"), ...debsWithRole(lock, "headers")]
@@ -61,7 +62,7 @@ async function runSetup(): Promise<LabImage> {
       throw new Error(`netdevsim needs module ${dependency}, which is not in the guest module set (src/modules.ts)`);
     }
   }
-  const initramfs = await timed(timings, "initramfs", () => buildInitramfs(release, modules, netdevsim));
+  const initramfs = await timed(timings, "initramfs", () => buildInitramfs(release, modules, netdevsim, ovsTree));
   await timed(timings, "vduse tool", () => buildVduseTool());
   return {
     kernel: path.join(kernelTree, "boot", `vmlinuz-${release}`),
