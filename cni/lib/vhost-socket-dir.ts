@@ -1,5 +1,5 @@
 // Where vhost-user sockets live on the node: <base>/<pod>/<ifname>/socket.
-// - <base>: env ACCELNET_VHOSTUSER_DIR (the runtime's), default /var/run/accelnet/vhost-user; root's,
+// - <base>: env ACCELNET_VHOSTUSER_DIR (the runtime's), default /run/accelnet/vhost-user; root's,
 //   0755, reached by the trusted walk from "/" (trusted-dir.ts) like every root path.
 // - <pod>: the pod's UID from CNI_ARGS K8S_POD_UID (set by the runtime: Multus, containerd; a UUID,
 //   checked), so a pod mounts only its own directory (hostPath of <base> with subPathExpr $(POD_UID));
@@ -34,7 +34,7 @@ import { isCleanAbsolute } from "./trusted-paths.js";
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const VHOSTUSER_DIR_ENV = "ACCELNET_VHOSTUSER_DIR";
-export const DEFAULT_VHOSTUSER_DIR = "/var/run/accelnet/vhost-user";
+export const DEFAULT_VHOSTUSER_DIR = "/run/accelnet/vhost-user";
 export const VHOSTUSER_GID_ENV = "ACCELNET_VHOSTUSER_GID";
 export const SOCKET_NAME = "socket";
 /** sun_path is 108 bytes with its NUL. */

@@ -15,7 +15,7 @@ import { callServer } from "../tools/cni-server-client.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SERVER = join(root, "dist/accelnet-cni-server");
-const STANDALONE = join(root, "dist/accelnet");
+const STANDALONE = join(root, "dist/accelnet-standalone");
 const iterArg = process.argv.indexOf("--iterations");
 const iterations = iterArg > 0 ? Number(process.argv[iterArg + 1]) : 30;
 const work = mkdtempSync(join("/run", "accelnet-srvbench-"));

@@ -90,7 +90,9 @@ function packSea(name, bundleFile, assets, execArgv = []) {
     output: join(seaDir, `${name}.blob`),
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
-    useCodeCache: true,
+    // V8 rejects a code cache made under other flags (--lite-mode): it would only cost start-up and print
+    // "Code cache data rejected" on every start.
+    useCodeCache: !execArgv.includes("--lite-mode"),
     execArgvExtension: "none",
     execArgv,
     assets,
@@ -197,7 +199,9 @@ async function main() {
     smokeDaemon(packSea("accelnet-deviceplugin", "deviceplugin.cjs", assets, DAEMON_V8_FLAGS));
   }
   log("sea: accelnet-cni-server");
-  smokeDaemon(packSea("accelnet-cni-server", "cni-server.cjs", assets, DAEMON_V8_FLAGS));
+  // The CNI server is the hot path of every attachment: V8's full compilers and default heap, not the
+  // device plugin's memory-first flags.
+  smokeDaemon(packSea("accelnet-cni-server", "cni-server.cjs", assets));
   if (existsSync(helper)) copyFileSync(helper, join(dist, "accelnet-helper"));
 }
 

@@ -10,7 +10,7 @@ import { callServer } from "../../tools/cni-server-client.mjs";
 
 export const SERVER = resolve("dist/accelnet-cni-server");
 /** The standalone plugin (the Node SEA). After the front end lands: dist/accelnet-standalone. */
-export const STANDALONE = resolve("dist/accelnet");
+export const STANDALONE = resolve("dist/accelnet-standalone");
 export const CLIENT = resolve("test/tools/cni-server-client.mjs");
 export const haveServer = existsSync(SERVER) && existsSync(STANDALONE);
 
