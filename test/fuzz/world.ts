@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { join, relative } from "node:path";
 import { CNI_EXE, cniTestEnv } from "../integration/thick/cni-under-test.js";
+import { isAttachmentFile } from "../integration/cni/netns-fixture.js";
 import type { Shape } from "./generators.js";
 import type { Invocation, Names } from "./render.js";
 
@@ -160,10 +161,10 @@ export class World {
       const base = f.split("/").pop() ?? "";
       if (/^[0-9a-f.:]+$/.test(base) && /[.:]/.test(base)) found.push(`IPAM reservation ${f}`);
     }
-    // The state dir may keep the extracted helper (bin/); attachments, owners, locks and temp files
-    // belong to attachments and must be gone.
+    // The state dir may keep the node's caches (the extracted helper in bin/, ipam-versions.json);
+    // attachments, owners, locks and temp files belong to attachments and must be gone.
     for (const f of filesUnder(this.names.stateDir)) {
-      if (!f.startsWith("bin/") || f.includes(".tmp")) found.push(`state dir entry ${f}`);
+      if (isAttachmentFile(f) || f.includes(".tmp")) found.push(`state dir entry ${f}`);
     }
     return found;
   }

@@ -5,37 +5,15 @@
 // field with the snapshot from before: links, addresses, routes, host-local's data dir, and every file
 // in accelnet's state dir (no state, locks, temporary files or owner markers left).
 // Bounded for CI: ACN_KILL_ITERATIONS (default 24) and ACN_KILL_BUDGET_MS (default 150 s) run longer.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Fixture, havePlugins, ipJson, isRoot } from "./netns-fixture.js";
+import { Fixture, havePlugins, ipJson, isAttachmentFile, isRoot, tree } from "./netns-fixture.js";
 import { ACCELNET, runPackaged, settled } from "./packaged-run.js";
 
 const ready = isRoot && havePlugins && existsSync(ACCELNET);
 const ITERATIONS = Number(process.env["ACN_KILL_ITERATIONS"] ?? 24);
 const BUDGET_MS = Number(process.env["ACN_KILL_BUDGET_MS"] ?? 150_000);
-
-/** Every entry under `dir` (directories end in "/"), with file contents for small files. */
-function tree(dir: string, withContent: (name: string) => boolean = () => true): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(join(dir, rel));
-    } catch {
-      return;
-    }
-    for (const n of names.sort()) {
-      const path = join(dir, rel, n);
-      if (statSync(path).isDirectory()) {
-        out[`${rel}${n}/`] = "";
-        walk(`${rel}${n}/`);
-      } else out[`${rel}${n}`] = withContent(n) ? readFileSync(path, "utf8") : "";
-    }
-  };
-  walk("");
-  return out;
-}
 
 describe.skipIf(!ready)("packaged accelnet macvlan: concurrency and kill -9 (real netns, host-local)", () => {
   let fx: Fixture;
@@ -85,7 +63,7 @@ describe.skipIf(!ready)("packaged accelnet macvlan: concurrency and kill -9 (rea
     expect(dels.filter((d) => d.code !== 0).map((d) => d.out)).toEqual([]);
     for (const p of pods) expect(fx.linksIn(p)).toEqual([]);
     expect(fx.reservedIps(ipamDir, "killnet")).toEqual([]);
-    expect(Object.keys(tree(stateDir)).filter((k) => !k.endsWith("/"))).toEqual([]);
+    expect(Object.keys(tree(stateDir)).filter(isAttachmentFile)).toEqual([]);
   }, 600_000);
 
   it("kill -9 of ADD and DEL at random moments, then DEL and GC: host, netns and dirs as before", async () => {
@@ -119,7 +97,7 @@ describe.skipIf(!ready)("packaged accelnet macvlan: concurrency and kill -9 (rea
     expect(del0.code, JSON.stringify(del0.out)).toBe(0);
     const before = snapshot();
     expect(before.ipam.filter((f) => /^[0-9.]+$/.test(f))).toEqual([]);
-    expect(Object.keys(before.state).filter((k) => !k.endsWith("/"))).toEqual([]);
+    expect(Object.keys(before.state).filter(isAttachmentFile)).toEqual([]);
 
     const started = Date.now();
     const seen = { addKilled: 0, addCompleted: 0, delKilled: 0, iterations: 0 };

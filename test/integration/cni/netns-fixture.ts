@@ -2,9 +2,10 @@
 // Every name carries a per-fixture random prefix, and cleanup() removes everything even after a failure.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { IPAM_VERSIONS_FILE } from "../../../cni/lib/ipam-versions.js";
 
 export const isRoot = process.getuid?.() === 0;
 export const HELPER = resolve("dist/native/accelnet-helper-asan");
@@ -95,4 +96,35 @@ export class Fixture {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Every entry under `dir` (directories end in "/"), with file contents where `withContent` says so. */
+export function tree(dir: string, withContent: (name: string) => boolean = () => true): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(join(dir, rel));
+    } catch {
+      return;
+    }
+    for (const n of names.sort()) {
+      const path = join(dir, rel, n);
+      if (statSync(path).isDirectory()) {
+        out[`${rel}${n}/`] = "";
+        walk(`${rel}${n}/`);
+      } else out[`${rel}${n}`] = withContent(n) ? readFileSync(path, "utf8") : "";
+    }
+  };
+  walk("");
+  return out;
+}
+
+/**
+ * Whether a path in the state dir (relative, directories ending in "/") belongs to attachments. The node's
+ * caches are not: the extracted helper (bin/) and the IPAM plugins' versions (ipam-versions.json) stay
+ * when every attachment is gone.
+ */
+export function isAttachmentFile(rel: string): boolean {
+  return !rel.endsWith("/") && !rel.startsWith("bin/") && rel !== IPAM_VERSIONS_FILE;
 }

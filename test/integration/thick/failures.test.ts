@@ -11,22 +11,13 @@
 //     standalone refuses with a CNI error), and nobody holding CAP_DAC_OVERRIDE reaches it but is refused
 //     by the server's SO_PEERCRED check (the front end answers code 11; nothing ran).
 import { spawn } from "node:child_process";
-import {
-  chmodSync,
-  copyFileSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NOBODY } from "../attacker.js";
-import { Fixture, havePlugins, ipJson, isRoot } from "../cni/netns-fixture.js";
+import { Fixture, havePlugins, ipJson, isRoot, tree } from "../cni/netns-fixture.js";
 import { FRONT_END, readLog, ServerProcess, servedRequests, thickBuilt } from "./server-process.js";
 
 const ready = isRoot && havePlugins && thickBuilt;
@@ -58,28 +49,6 @@ function run(argv: string[], env: Record<string, string>, stdin: string): Promis
       done({ status, signal, stdout, stderr, json });
     });
   });
-}
-
-/** Every entry under `dir` (directories end in "/"), with contents where `withContent` says so. */
-function tree(dir: string, withContent: (name: string) => boolean = () => true): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(join(dir, rel));
-    } catch {
-      return;
-    }
-    for (const n of names.sort()) {
-      const path = join(dir, rel, n);
-      if (statSync(path).isDirectory()) {
-        out[`${rel}${n}/`] = "";
-        walk(`${rel}${n}/`);
-      } else out[`${rel}${n}`] = withContent(n) ? readFileSync(path, "utf8") : "";
-    }
-  };
-  walk("");
-  return out;
 }
 
 describe.skipIf(!ready)(

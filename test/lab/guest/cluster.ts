@@ -146,8 +146,10 @@ export interface CniRun {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** stdout parsed (the result, or the CNI error). */
+  /** stdout parsed (the result, or the CNI error); undefined when empty or not JSON. */
   out: Record<string, unknown> | undefined;
+  /** Wall time of the run, ms. */
+  ms: number;
 }
 
 /** Runs dist/accelnet (the front end) once, as Multus runs a delegate: CNI_* in the environment, the config on stdin. */
@@ -162,6 +164,12 @@ export function callCni(command: "ADD" | "DEL" | "CHECK", pod: Pod, delegate: De
     CNI_PATH: "/usr/lib/cni",
     CNI_ARGS: multusCniArgs(pod),
   };
+  return runCniProcess(env, conf);
+}
+
+/** dist/accelnet once with exactly `env` and the config on stdin; stdout parsed, wall time measured. */
+export function runCniProcess(env: Record<string, string>, conf: object): Promise<CniRun> {
+  const started = performance.now();
   return new Promise<CniRun>((resolve, reject) => {
     const child = spawn(cniPluginPath, [], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -176,7 +184,7 @@ export function callCni(command: "ADD" | "DEL" | "CHECK", pod: Pod, delegate: De
       } catch {
         out = undefined;
       }
-      resolve({ code, stdout, stderr, out });
+      resolve({ code, stdout, stderr, out, ms: Math.round(performance.now() - started) });
     });
     child.stdin.end(JSON.stringify(conf));
   });

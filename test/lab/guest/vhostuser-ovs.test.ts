@@ -4,17 +4,16 @@
 // server=1: OVS is the client) and packets sent by one are received by the other through OVS-DPDK. DEL
 // leaves no accelnet port in OVS's database and no socket dir. The refusals (bridge missing, bridge not
 // netdev, socket dir taken, OVS not running) leave no port, no dir and no state.
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { StateStore } from "../../../cni/lib/state.js";
-import { cniPath, cleanupAll, createNetns, inLab, onCleanup, repoRoot } from "./prelude.js";
+import { runCniProcess, type CniRun } from "./cluster.js";
+import { cniPath, cleanupAll, createNetns, inLab, onCleanup } from "./prelude.js";
 import { addBridge, ovsDbSocket, startOvsDpdk, type OvsDpdk } from "./ovs.js";
 import { runTestpmdPair, testpmdTail } from "./testpmd.js";
 
-const cniPluginPath = path.join(repoRoot, "dist/accelnet");
 const stateDir = "/run/accelnet-lab-state";
 const socketBase = "/run/accelnet/vhost-user";
 const ipamDataDir = "/run/accelnet-lab-ipam";
@@ -42,13 +41,6 @@ function netConf(bridge: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-interface CniRun {
-  code: number | null;
-  out: Record<string, unknown> | undefined;
-  stderr: string;
-  ms: number;
-}
-
 /** dist/accelnet once, as a runtime runs it: CNI_* and the runtime's ACCELNET_* env, the config on stdin. */
 function cni(command: "ADD" | "DEL" | "CHECK", pod: PodRef, conf: object): Promise<CniRun> {
   const env = {
@@ -63,25 +55,7 @@ function cni(command: "ADD" | "DEL" | "CHECK", pod: PodRef, conf: object): Promi
     ACCELNET_OVSDB_SOCKET: ovsDbSocket,
     ACCELNET_VHOSTUSER_DIR: socketBase,
   };
-  const started = performance.now();
-  return new Promise<CniRun>((resolve, reject) => {
-    const child = spawn(cniPluginPath, [], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.once("error", reject);
-    child.once("close", (code) => {
-      let out: Record<string, unknown> | undefined;
-      try {
-        out = stdout.trim() === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>);
-      } catch {
-        out = { unparsed: stdout };
-      }
-      resolve({ code, out, stderr, ms: Math.round(performance.now() - started) });
-    });
-    child.stdin.end(JSON.stringify(conf));
-  });
+  return runCniProcess(env, conf);
 }
 
 /** Ports and Interfaces in OVS's database that accelnet marked as its own (an external_ids key of accelnet's). */
