@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Fixture, havePlugins, isRoot } from "./netns-fixture.js";
+import { Fixture, havePlugins, isAttachmentFile, isRoot } from "./netns-fixture.js";
 import { runStandalone, haveServer, ServerProcess } from "./server-fixture.js";
 
 const ready = isRoot && havePlugins && haveServer;
@@ -75,7 +75,7 @@ describe.skipIf(!ready)("CNI server: macvlan + host-local attachments (packaged,
   const nothingLeft = (pods: string[]) => {
     for (const p of pods) expect(fx.linksIn(p), p).toEqual([]);
     expect(fx.reservedIps(ipamDir, "srvnet")).toEqual([]);
-    expect(files(stateDir).filter((f) => !f.startsWith("bin/"))).toEqual([]);
+    expect(files(stateDir).filter(isAttachmentFile)).toEqual([]);
   };
 
   it("ADD, CHECK and DEL through the server; a DEL through the standalone plugin of the server's ADD, and back", async () => {
