@@ -54,7 +54,6 @@ function jobScript(file: string): string {
     `cd ${guestRepoMount} || exit 120`,
     "export HOME=/tmp ACCELNET_LAB=1 NO_COLOR=1 CI=1",
     ...helperOverride(),
-    ...killSeedOverride(),
     `exec ${node} node_modules/vitest/vitest.mjs run --config test/lab/guest/vitest.config.ts --configLoader native \\`,
     `  --reporter=default --reporter=json --outputFile.json=${guestResultsMount}/report.json ${file}`,
     "",
@@ -74,14 +73,6 @@ function helperOverride(): string[] {
   }
   if (!existsSync(path.join(repoRoot, override))) throw new Error(`ACCELNET_LAB_HELPER: ${override} does not exist`);
   return [`export ACCELNET_LAB_HELPER=${override}`];
-}
-
-/** ACCELNET_LAB_KILL_SEED=<digits> replays a kill-campaign.test.ts run (its seed is printed in the log). */
-function killSeedOverride(): string[] {
-  const seed = process.env.ACCELNET_LAB_KILL_SEED;
-  if (seed === undefined || seed === "") return [];
-  if (!/^[0-9]{1,10}$/.test(seed)) throw new Error(`ACCELNET_LAB_KILL_SEED must be a decimal number, got ${seed}`);
-  return [`export ACCELNET_LAB_KILL_SEED=${seed}`];
 }
 
 interface VitestJsonReport {
