@@ -7,6 +7,9 @@ import { serveConnection, type ConnectionContext } from "./connection.js";
 import { clearStaleSocket, prepareSocketDir, publishSocket, unpublishSocket } from "./socket-dir.js";
 import { dirname } from "node:path";
 
+/** How long the listener stays open after the socket is unlinked, to accept the connections queued on it. */
+export const ACCEPT_BACKLOG_GRACE_MS = 250;
+
 export class CniServer {
   private server: Server | null = null;
   private ino = -1;
@@ -61,6 +64,10 @@ export class CniServer {
    */
   async shutdown(drainMs: number, stillRunning: () => Promise<void>): Promise<boolean> {
     unpublishSocket(this.socketPath, this.ino);
+    // Once the name is gone nobody new can connect, but clients that connected just before wait in the
+    // listen backlog, not yet accepted; closing the listener now would reset them (the front end then
+    // answers code 11 to a request that never ran). Accept what is queued first, then close.
+    await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKLOG_GRACE_MS));
     this.server?.close();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => {
