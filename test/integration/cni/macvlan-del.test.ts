@@ -5,11 +5,11 @@
 // After each case nothing is left: links, host-local reservations, files in the state dir.
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createNativeClient } from "../../../native/client/index.js";
 import { defaultRegistry, modeFuncs } from "../../../cni/modes/index.js";
 import { cniCaller } from "../../unit/cni/dispatch-harness.js";
-import { Fixture, haveHelper, HELPER, havePlugins, ip, isAttachmentFile, isRoot } from "./netns-fixture.js";
+import { haveHelper, HELPER, havePlugins, ip, isAttachmentFile, isRoot, useMacvlanWorld } from "./netns-fixture.js";
 
 const ready = isRoot && haveHelper && havePlugins;
 
@@ -28,30 +28,19 @@ function filesUnder(dir: string): string[] {
 }
 
 describe.skipIf(!ready)("accelnet macvlan DEL always makes progress (real netns, host-local)", () => {
-  let fx: Fixture;
-  let pod: string;
-  let master: string;
-  let ipamDir: string;
-  let stateDir: string;
+  const w = useMacvlanWorld();
   let binDir: string;
-
   beforeEach(() => {
-    fx = new Fixture();
-    pod = fx.netns("pod");
-    master = fx.master("m0");
-    ipamDir = join(fx.dir, "ipam");
-    stateDir = join(fx.dir, "state");
-    binDir = join(fx.dir, "bin");
+    binDir = join(w.fx.dir, "bin");
     mkdirSync(binDir);
   });
-  afterEach(() => fx.cleanup());
 
   const confOf = (extra: Record<string, unknown> = {}) => ({
     cniVersion: "1.0.0",
     name: "macnet",
     type: "accelnet",
-    master,
-    ipam: { type: "host-local", subnet: "10.78.0.0/16", dataDir: ipamDir },
+    master: w.master,
+    ipam: { type: "host-local", subnet: "10.78.0.0/16", dataDir: w.ipamDir },
     ...extra,
   });
   const cni = cniCaller(() => ({
@@ -59,19 +48,19 @@ describe.skipIf(!ready)("accelnet macvlan DEL always makes progress (real netns,
     deps: { native: () => createNativeClient({ helperPath: HELPER }), lockTimeoutMs: 10_000 },
     env: {
       PATH: process.env["PATH"],
-      ACCELNET_STATE_DIR: stateDir,
+      ACCELNET_STATE_DIR: w.stateDir,
       CNI_CONTAINERID: "c1",
-      CNI_NETNS: pod,
+      CNI_NETNS: w.pod,
       CNI_IFNAME: "net1",
       CNI_PATH: `${binDir}:/usr/lib/cni`,
     },
   }));
-  const podLinks = (netns = pod) => fx.linksIn(netns).map((l) => l.ifname);
-  const reserved = () => fx.reservedIps(ipamDir, "macnet");
+  const podLinks = (netns = w.pod) => w.fx.linksIn(netns).map((l) => l.ifname);
+  const reserved = () => w.fx.reservedIps(w.ipamDir, "macnet");
   const expectNothingLeft = () => {
     expect(podLinks()).toEqual([]);
     expect(reserved()).toEqual([]);
-    expect(filesUnder(stateDir).filter(isAttachmentFile)).toEqual([]);
+    expect(filesUnder(w.stateDir).filter(isAttachmentFile)).toEqual([]);
   };
 
   describe("DEL succeeds for a config ADD refused (the reference macvlan's DEL does too)", () => {
@@ -87,7 +76,7 @@ describe.skipIf(!ready)("accelnet macvlan DEL always makes progress (real netns,
       ["an IPAM type with a slash", {}, (c) => JSON.stringify({ ...c, ipam: { type: "../host-local" } }), 7],
       ["dns of the wrong type", {}, (c) => JSON.stringify({ ...c, dns: { nameservers: "1.1.1.1" } }), 7],
       ["a lone UTF-16 surrogate in master", {}, (c) => JSON.stringify({ ...c, master: "eth\ud800" }), 7],
-      ["a master name template", {}, (c) => JSON.stringify({ ...c, master: "eth%d" }), 7],
+      ["a w.master name template", {}, (c) => JSON.stringify({ ...c, master: "eth%d" }), 7],
       // JSON.stringify overflowed when the config was rewritten for host-local's older version.
       ["a 6000-deep nested field", {}, (c) => JSON.stringify(c).replace(/}$/, `,"deep":${deep(6000)}}`), 7],
       ["CNI_IFNAME ñet (the helper refuses it)", { CNI_IFNAME: "ñet" }, (c) => JSON.stringify(c), 4],
@@ -107,7 +96,7 @@ describe.skipIf(!ready)("accelnet macvlan DEL always makes progress (real netns,
   });
 
   it("DEL with CNI_NETNS unset, or another netns, removes the link from the netns ADD recorded", async () => {
-    const other = fx.netns("other");
+    const other = w.fx.netns("other");
     const conf = confOf();
     for (const netnsAtDel of ["", other]) {
       const add = await cni("ADD", conf);
@@ -127,9 +116,9 @@ describe.skipIf(!ready)("accelnet macvlan DEL always makes progress (real netns,
   it("DEL after the recorded netns path names a new netns leaves the new one's links alone", async () => {
     const conf = confOf();
     expect((await cni("ADD", conf)).code).toBe(0);
-    fx.deleteNetns(pod);
-    pod = fx.netns("pod"); // same path, another netns (another inode)
-    ip("-n", pod.split("/").pop() ?? "", "link", "add", "net1", "type", "veth", "peer", "name", "net1p");
+    w.fx.deleteNetns(w.pod);
+    w.pod = w.fx.netns("pod"); // same path, another netns (another inode)
+    ip("-n", w.pod.split("/").pop() ?? "", "link", "add", "net1", "type", "veth", "peer", "name", "net1p");
     expect((await cni("DEL", conf)).code).toBe(0);
     expect(podLinks().sort()).toEqual(["net1", "net1p"]);
     expect(reserved()).toEqual([]);
@@ -138,7 +127,7 @@ describe.skipIf(!ready)("accelnet macvlan DEL always makes progress (real netns,
   it("a link ADD renamed is undone by ifindex: DEL removes it after someone renamed it", async () => {
     const conf = confOf();
     expect((await cni("ADD", conf)).code).toBe(0);
-    const ns = pod.split("/").pop() ?? "";
+    const ns = w.pod.split("/").pop() ?? "";
     ip("-n", ns, "link", "set", "net1", "down");
     ip("-n", ns, "link", "set", "net1", "name", "renamed0");
     expect((await cni("DEL", conf)).code).toBe(0);
@@ -162,7 +151,7 @@ describe.skipIf(!ready)("accelnet macvlan DEL always makes progress (real netns,
       ["no ips", '{"cniVersion":"1.0.0","ips":[]}'],
     ])("output %s: ADD 102 (or IPAM's), reservation released, nothing left", async (_name, output) => {
       badIpam(output);
-      const conf = confOf({ ipam: { type: "acn-bad-ipam", subnet: "10.78.0.0/16", dataDir: ipamDir } });
+      const conf = confOf({ ipam: { type: "acn-bad-ipam", subnet: "10.78.0.0/16", dataDir: w.ipamDir } });
       const add = await cni("ADD", conf);
       expect(add.out?.["code"], JSON.stringify(add.out)).toBe(102);
       expectNothingLeft();

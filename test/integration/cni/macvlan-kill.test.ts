@@ -7,8 +7,8 @@
 // Bounded for CI: ACN_KILL_ITERATIONS (default 24) and ACN_KILL_BUDGET_MS (default 150 s) run longer.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Fixture, havePlugins, ipJson, isAttachmentFile, isRoot, tree } from "./netns-fixture.js";
+import { describe, expect, it } from "vitest";
+import { havePlugins, ipJson, isAttachmentFile, isRoot, tree, useMacvlanWorld } from "./netns-fixture.js";
 import { ACCELNET, runPackaged, settled } from "./packaged-run.js";
 
 const ready = isRoot && havePlugins && existsSync(ACCELNET);
@@ -16,62 +16,49 @@ const ITERATIONS = Number(process.env["ACN_KILL_ITERATIONS"] ?? 24);
 const BUDGET_MS = Number(process.env["ACN_KILL_BUDGET_MS"] ?? 150_000);
 
 describe.skipIf(!ready)("packaged accelnet macvlan: concurrency and kill -9 (real netns, host-local)", () => {
-  let fx: Fixture;
-  let pod: string;
-  let master: string;
-  let ipamDir: string;
-  let stateDir: string;
-
-  beforeEach(() => {
-    fx = new Fixture();
-    pod = fx.netns("pod");
-    master = fx.master("m0");
-    ipamDir = join(fx.dir, "ipam");
-    stateDir = join(fx.dir, "state");
-  });
-  afterEach(() => fx.cleanup());
+  const w = useMacvlanWorld();
 
   const conf = () => ({
     cniVersion: "1.1.0",
     name: "killnet",
     type: "accelnet",
-    master,
-    ipam: { type: "host-local", subnet: "10.79.0.0/16", dataDir: ipamDir },
+    master: w.master,
+    ipam: { type: "host-local", subnet: "10.79.0.0/16", dataDir: w.ipamDir },
   });
   const env = (command: string, extra: Record<string, string> = {}) => ({
     PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-    ACCELNET_STATE_DIR: stateDir,
+    ACCELNET_STATE_DIR: w.stateDir,
     CNI_PATH: "/usr/lib/cni",
     CNI_COMMAND: command,
     CNI_CONTAINERID: "k1",
-    CNI_NETNS: pod,
+    CNI_NETNS: w.pod,
     CNI_IFNAME: "net1",
     ...extra,
   });
   const stdin = () => JSON.stringify(conf());
 
-  it("64 concurrent ADDs on one master all succeed, then 64 concurrent DELs", async () => {
+  it("64 concurrent ADDs on one w.master all succeed, then 64 concurrent DELs", async () => {
     const n = 64;
-    const pods = Array.from({ length: n }, (_, i) => fx.netns(`p${i}`));
+    const pods = Array.from({ length: n }, (_, i) => w.fx.netns(`p${i}`));
     const call = (command: string, i: number) =>
       runPackaged(env(command, { CNI_CONTAINERID: `c${i}`, CNI_NETNS: pods[i] as string }), stdin());
     const adds = await Promise.all(pods.map((_, i) => call("ADD", i)));
     expect(adds.filter((a) => a.code !== 0).map((a) => a.out)).toEqual([]);
-    expect(new Set(fx.reservedIps(ipamDir, "killnet")).size).toBe(n);
-    for (const p of pods) expect(fx.linksIn(p).map((l) => l.ifname)).toEqual(["net1"]);
+    expect(new Set(w.fx.reservedIps(w.ipamDir, "killnet")).size).toBe(n);
+    for (const p of pods) expect(w.fx.linksIn(p).map((l) => l.ifname)).toEqual(["net1"]);
     const dels = await Promise.all(pods.map((_, i) => call("DEL", i)));
     expect(dels.filter((d) => d.code !== 0).map((d) => d.out)).toEqual([]);
-    for (const p of pods) expect(fx.linksIn(p)).toEqual([]);
-    expect(fx.reservedIps(ipamDir, "killnet")).toEqual([]);
-    expect(Object.keys(tree(stateDir)).filter(isAttachmentFile)).toEqual([]);
+    for (const p of pods) expect(w.fx.linksIn(p)).toEqual([]);
+    expect(w.fx.reservedIps(w.ipamDir, "killnet")).toEqual([]);
+    expect(Object.keys(tree(w.stateDir)).filter(isAttachmentFile)).toEqual([]);
   }, 600_000);
 
   it("kill -9 of ADD and DEL at random moments, then DEL and GC: host, netns and dirs as before", async () => {
-    const ns = pod.split("/").pop() ?? "";
+    const ns = w.pod.split("/").pop() ?? "";
     const snapshot = () => ({
-      // The fixture's host links, and any link in the host on our master (a leaked macvlan would be one).
+      // The fixture's host links, and any link in the host on our w.master (a leaked macvlan would be one).
       host: ipJson<Record<string, unknown>[]>("-d", "link", "show")
-        .filter((l) => String(l["ifname"]).startsWith(fx.prefix) || l["link"] === master)
+        .filter((l) => String(l["ifname"]).startsWith(w.fx.prefix) || l["link"] === w.master)
         .map(({ ifname, mtu, flags, address, operstate, linkinfo }) => ({
           ifname,
           mtu,
@@ -85,8 +72,8 @@ describe.skipIf(!ready)("packaged accelnet macvlan: concurrency and kill -9 (rea
       ),
       podRoutes: ipJson("-n", ns, "route", "show"),
       // host-local's files: which exist (content of its own bookkeeping aside), and no reservation.
-      ipam: Object.keys(tree(join(ipamDir, "killnet"), () => false)),
-      state: tree(stateDir),
+      ipam: Object.keys(tree(join(w.ipamDir, "killnet"), () => false)),
+      state: tree(w.stateDir),
     });
 
     // A full ADD and DEL first: their durations set the kill window, and host-local's and accelnet's

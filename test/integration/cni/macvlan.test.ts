@@ -2,13 +2,13 @@
 // Debian's host-local and static IPAM. The plugin runs in-process through the dispatcher.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createNativeClient } from "../../../native/client/index.js";
 import { StateStore } from "../../../cni/lib/state.js";
 import { defaultRegistry, modeFuncs } from "../../../cni/modes/index.js";
 import { SUPPORTED_VERSIONS } from "../../../cni/lib/versions.js";
 import { cniCaller } from "../../unit/cni/dispatch-harness.js";
-import { Fixture, haveHelper, HELPER, havePlugins, isRoot } from "./netns-fixture.js";
+import { haveHelper, HELPER, havePlugins, isRoot, useMacvlanWorld } from "./netns-fixture.js";
 
 const ready = isRoot && haveHelper && havePlugins;
 const why = !isRoot
@@ -30,34 +30,21 @@ interface Run {
 }
 
 describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why})`, () => {
-  let fx: Fixture;
-  let pod: string;
-  let master: string;
-  let ipamDir: string;
-  let stateDir: string;
-
-  beforeEach(() => {
-    fx = new Fixture();
-    pod = fx.netns("pod");
-    master = fx.master("m0");
-    ipamDir = join(fx.dir, "ipam");
-    stateDir = join(fx.dir, "state");
-  });
-  afterEach(() => fx.cleanup());
+  const w = useMacvlanWorld();
 
   const hostLocal = (extra: Record<string, unknown> = {}) => ({
     type: "host-local",
     subnet: "10.77.0.0/24",
     gateway: "10.77.0.1",
     routes: [{ dst: "0.0.0.0/0" }, { dst: "192.168.50.0/24", gw: "10.77.0.254" }],
-    dataDir: ipamDir,
+    dataDir: w.ipamDir,
     ...extra,
   });
   const confOf = (extra: Record<string, unknown> = {}) => ({
     cniVersion: "1.0.0",
     name: "macnet",
     type: "accelnet",
-    master,
+    master: w.master,
     ipam: hostLocal(),
     ...extra,
   });
@@ -67,9 +54,9 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     deps: { native: () => createNativeClient({ helperPath: HELPER }), lockTimeoutMs: 5_000 },
     env: {
       PATH: process.env["PATH"],
-      ACCELNET_STATE_DIR: stateDir,
+      ACCELNET_STATE_DIR: w.stateDir,
       CNI_CONTAINERID: "c1",
-      CNI_NETNS: pod,
+      CNI_NETNS: w.pod,
       CNI_IFNAME: "net1",
       CNI_PATH: "/usr/lib/cni",
       ACCELNET_HELPER: HELPER,
@@ -80,8 +67,8 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     return { code, out };
   }
 
-  const podLinks = () => fx.linksIn(pod);
-  const reserved = () => fx.reservedIps(ipamDir, "macnet");
+  const podLinks = () => w.fx.linksIn(w.pod);
+  const reserved = () => w.fx.reservedIps(w.ipamDir, "macnet");
 
   it.each(SUPPORTED_VERSIONS)("ADD, CHECK, DEL, DEL at cniVersion %s", async (version) => {
     const conf = confOf({ cniVersion: version });
@@ -98,7 +85,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     });
     expect(link?.flags).toContain("UP");
     expect(link?.addr_info.filter((a) => a.family === "inet")).toMatchObject([{ local: "10.77.0.2", prefixlen: 24 }]);
-    expect(fx.routesIn(pod)).toEqual(
+    expect(w.fx.routesIn(w.pod)).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ dst: "default", gateway: "10.77.0.1", dev: "net1" }),
         expect.objectContaining({ dst: "192.168.50.0/24", gateway: "10.77.0.254", dev: "net1" }),
@@ -113,7 +100,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     expect((await cni("DEL", conf)).code).toBe(0);
     expect(podLinks()).toEqual([]);
     expect(reserved()).toEqual([]);
-    expect(new StateStore(stateDir).read("c1", "net1")).toBeNull();
+    expect(new StateStore(w.stateDir).read("c1", "net1")).toBeNull();
     expect((await cni("DEL", conf)).code).toBe(0);
   });
 
@@ -122,13 +109,13 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       cniVersion: "0.3.1",
       type: "accelnet",
       name: "vpp-net",
-      master,
+      master: w.master,
       mode: "bridge",
       linkInContainer: false,
     };
     const add = await cni("ADD", nad);
     expect(add.code, JSON.stringify(add.out)).toBe(0);
-    expect(add.out).toMatchObject({ cniVersion: "0.3.1", interfaces: [{ name: "net1", sandbox: pod }], dns: {} });
+    expect(add.out).toMatchObject({ cniVersion: "0.3.1", interfaces: [{ name: "net1", sandbox: w.pod }], dns: {} });
     expect(add.out?.["ips"]).toBeUndefined();
     const [link] = podLinks();
     expect(link?.flags).toContain("UP");
@@ -158,7 +145,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     expect(link?.addr_info.map((a) => `${a.local}/${a.prefixlen}`)).toEqual(
       expect.arrayContaining(["10.88.0.5/24", "fd00:88::5/64"]),
     );
-    expect(fx.routesIn(pod)).toEqual(
+    expect(w.fx.routesIn(w.pod)).toEqual(
       expect.arrayContaining([expect.objectContaining({ dst: "10.99.0.0/16", gateway: "10.88.0.1" })]),
     );
     const check = await cni("CHECK", { ...conf, prevResult: add.out });
@@ -167,13 +154,13 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     expect(podLinks()).toEqual([]);
   });
 
-  it("ADD with linkInContainer uses a master inside the pod netns", async () => {
-    fx.deleteNetns(pod);
-    pod = fx.netns("pod2");
-    const inner = `${fx.prefix}in`;
+  it("ADD with linkInContainer uses a w.master inside the w.pod netns", async () => {
+    w.fx.deleteNetns(w.pod);
+    w.pod = w.fx.netns("pod2");
+    const inner = `${w.fx.prefix}in`;
     const { ip } = await import("./netns-fixture.js");
-    ip("-n", pod.split("/").pop() ?? "", "link", "add", inner, "type", "veth", "peer", "name", `${inner}p`);
-    ip("-n", pod.split("/").pop() ?? "", "link", "set", inner, "up");
+    ip("-n", w.pod.split("/").pop() ?? "", "link", "add", inner, "type", "veth", "peer", "name", `${inner}p`);
+    ip("-n", w.pod.split("/").pop() ?? "", "link", "set", inner, "up");
     const conf = confOf({ master: inner, linkInContainer: true });
     const add = await cni("ADD", conf);
     expect(add.code, JSON.stringify(add.out)).toBe(0);
@@ -207,9 +194,12 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       expect(add.code).toBe(0);
       expect((await cni("CHECK", { ...conf, prevResult: add.out })).code).toBe(0);
       const { ip } = await import("./netns-fixture.js");
-      ip(...change(pod.split("/").pop() ?? ""));
+      ip(...change(w.pod.split("/").pop() ?? ""));
       const check = await cni("CHECK", { ...conf, prevResult: add.out });
-      expect(check.out).toMatchObject({ code: 103, msg: `Cannot check interface "net1": ${why.replace("POD", pod)}` });
+      expect(check.out).toMatchObject({
+        code: 103,
+        msg: `Cannot check interface "net1": ${why.replace("POD", w.pod)}`,
+      });
       expect((await cni("DEL", conf)).code).toBe(0);
       expect(reserved()).toEqual([]);
     });
@@ -217,8 +207,8 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
 
   it("CHECK at cniVersion 1.1.0 runs Debian's host-local once, at the version it accepted at ADD", async () => {
     // A wrapper IPAM plugin that logs each exec and runs the real host-local (which stops at 1.0.0).
-    const bin = join(fx.dir, "bin");
-    const log = join(fx.dir, "ipam-execs.log");
+    const bin = join(w.fx.dir, "bin");
+    const log = join(w.fx.dir, "ipam-execs.log");
     mkdirSync(bin);
     writeFileSync(join(bin, "counted"), `#!/bin/sh\necho "$CNI_COMMAND" >> ${log}\nexec /usr/lib/cni/host-local\n`, {
       mode: 0o755,
@@ -239,7 +229,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
   it("DEL after the netns is deleted succeeds and releases the address", async () => {
     const conf = confOf();
     expect((await cni("ADD", conf)).code).toBe(0);
-    fx.deleteNetns(pod);
+    w.fx.deleteNetns(w.pod);
     expect((await cni("DEL", conf)).code).toBe(0);
     expect(reserved()).toEqual([]);
     expect((await cni("DEL", conf)).code).toBe(0);
@@ -247,7 +237,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
 
   it("GC releases attachments missing from cni.dev/valid-attachments", async () => {
     const conf = confOf({ cniVersion: "1.1.0" });
-    const stalePod = fx.netns("pod2");
+    const stalePod = w.fx.netns("pod2");
     expect((await cni("ADD", conf, { CNI_CONTAINERID: "keep" })).code).toBe(0);
     expect((await cni("ADD", conf, { CNI_CONTAINERID: "stale", CNI_NETNS: stalePod })).code).toBe(0);
     expect(reserved().sort()).toEqual(["10.77.0.2", "10.77.0.3"]);
@@ -262,21 +252,21 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     );
     expect(gc.code, JSON.stringify(gc.out)).toBe(0);
     expect(podLinks().map((l) => l.ifname)).toEqual(["net1"]);
-    expect(fx.linksIn(stalePod)).toEqual([]);
+    expect(w.fx.linksIn(stalePod)).toEqual([]);
     expect(reserved()).toEqual(["10.77.0.2"]);
-    expect(new StateStore(stateDir).list().states.map((s) => s.containerID)).toEqual(["keep"]);
+    expect(new StateStore(w.stateDir).list().states.map((s) => s.containerID)).toEqual(["keep"]);
   });
 
   it("STATUS is ready with a writable state dir, the helper and the master", async () => {
     const env = { CNI_CONTAINERID: "", CNI_IFNAME: "", CNI_NETNS: "" };
     expect(await cni("STATUS", confOf({ cniVersion: "1.1.0" }), env)).toEqual({ code: 0, out: undefined });
-    expect((await cni("STATUS", confOf({ cniVersion: "1.1.0", master: `${fx.prefix}zz` }), env)).out).toMatchObject({
+    expect((await cni("STATUS", confOf({ cniVersion: "1.1.0", master: `${w.fx.prefix}zz` }), env)).out).toMatchObject({
       code: 50,
     });
   });
 
-  it("two concurrent ADDs on the same master both succeed with different addresses", async () => {
-    const pod2 = fx.netns("pod2");
+  it("two concurrent ADDs on the same w.master both succeed with different addresses", async () => {
+    const pod2 = w.fx.netns("pod2");
     const conf = confOf();
     const [a, b] = await Promise.all([
       cni("ADD", conf, { CNI_CONTAINERID: "ca" }),
@@ -285,8 +275,8 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     expect(a?.code, JSON.stringify(a?.out)).toBe(0);
     expect(b?.code, JSON.stringify(b?.out)).toBe(0);
     expect(reserved().sort()).toEqual(["10.77.0.2", "10.77.0.3"]);
-    expect(fx.linksIn(pod).map((l) => l.ifname)).toEqual(["net1"]);
-    expect(fx.linksIn(pod2).map((l) => l.ifname)).toEqual(["net1"]);
+    expect(w.fx.linksIn(w.pod).map((l) => l.ifname)).toEqual(["net1"]);
+    expect(w.fx.linksIn(pod2).map((l) => l.ifname)).toEqual(["net1"]);
     await Promise.all([
       cni("DEL", conf, { CNI_CONTAINERID: "ca" }),
       cni("DEL", conf, { CNI_CONTAINERID: "cb", CNI_NETNS: pod2 }),
@@ -300,10 +290,10 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     const add = await cni("ADD", conf);
     expect(add.code).toBe(1);
     expect(add.out).toMatchObject({ code: 100 });
-    expect(String(add.out?.["msg"])).toMatch(new RegExp(`^Cannot configure interface "net1" in netns "${pod}": `));
+    expect(String(add.out?.["msg"])).toMatch(new RegExp(`^Cannot configure interface "net1" in netns "${w.pod}": `));
     expect(podLinks()).toEqual([]);
     expect(reserved()).toEqual([]);
-    expect(new StateStore(stateDir).list().states).toEqual([]);
+    expect(new StateStore(w.stateDir).list().states).toEqual([]);
   });
 
   describe("bad input: the right code and nothing left behind", () => {
@@ -328,7 +318,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       ["an unsupported cniVersion", {}, (c) => JSON.stringify({ ...c, cniVersion: "2.0.0" }), 1],
       ["a missing IPAM plugin", {}, (c) => JSON.stringify({ ...c, ipam: { type: "acn-no-such-ipam" } }), 7],
       // A namespace user's NetworkAttachmentDefinition must not steer where root keeps state or writes.
-      ["a stateDir in the config", {}, (c) => JSON.stringify({ ...c, stateDir: tenantPaths.stateDir }), 7],
+      ["a w.stateDir in the config", {}, (c) => JSON.stringify({ ...c, stateDir: tenantPaths.stateDir }), 7],
       ["a logFile outside /var/log", {}, (c) => JSON.stringify({ ...c, logFile: tenantPaths.logFile }), 7],
       [
         "a device info file outside its directory",
@@ -339,7 +329,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     ];
 
     it.each(table)("%s", async (_name, env, stdinOf, code) => {
-      const notNetns = join(fx.dir, "not-a-netns");
+      const notNetns = join(w.fx.dir, "not-a-netns");
       writeFileSync(notNetns, "");
       const resolvedEnv = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === "FILE" ? notNetns : v]));
       const run = await cni("ADD", undefined, resolvedEnv, stdinOf(confOf()));
@@ -348,7 +338,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       expect(String(run.out?.["msg"])).toMatch(/^Cannot /);
       expect(podLinks()).toEqual([]);
       expect(reserved()).toEqual([]);
-      expect(new StateStore(stateDir).list().states).toEqual([]);
+      expect(new StateStore(w.stateDir).list().states).toEqual([]);
       for (const path of Object.values(tenantPaths)) expect(existsSync(path)).toBe(false);
     });
   });

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { afterEach, beforeEach } from "vitest";
 import { IPAM_VERSIONS_FILE } from "../../../cni/lib/ipam-versions.js";
 
 export const isRoot = process.getuid?.() === 0;
@@ -127,4 +128,30 @@ export function tree(dir: string, withContent: (name: string) => boolean = () =>
  */
 export function isAttachmentFile(rel: string): boolean {
   return !rel.endsWith("/") && !rel.startsWith("bin/") && rel !== IPAM_VERSIONS_FILE;
+}
+
+/** What every macvlan suite starts each test with: a new fixture, a pod netns, a master, host-local's and accelnet's dirs. */
+export interface MacvlanWorld {
+  fx: Fixture;
+  pod: string;
+  master: string;
+  ipamDir: string;
+  stateDir: string;
+}
+
+/** Registers the suite's beforeEach/afterEach; read the fields inside tests and hooks, not at definition time. */
+export function useMacvlanWorld(): MacvlanWorld {
+  const w = {} as MacvlanWorld;
+  beforeEach(() => {
+    const fx = new Fixture();
+    Object.assign(w, {
+      fx,
+      pod: fx.netns("pod"),
+      master: fx.master("m0"),
+      ipamDir: join(fx.dir, "ipam"),
+      stateDir: join(fx.dir, "state"),
+    });
+  });
+  afterEach(() => w.fx.cleanup());
+  return w;
 }
