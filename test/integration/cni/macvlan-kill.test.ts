@@ -37,7 +37,7 @@ describe.skipIf(!ready)("packaged accelnet macvlan: concurrency and kill -9 (rea
   });
   const stdin = () => JSON.stringify(conf());
 
-  it("64 concurrent ADDs on one w.master all succeed, then 64 concurrent DELs", async () => {
+  it("64 concurrent ADDs on one master all succeed, then 64 concurrent DELs", async () => {
     const n = 64;
     const pods = Array.from({ length: n }, (_, i) => w.fx.netns(`p${i}`));
     const call = (command: string, i: number) =>
@@ -56,7 +56,7 @@ describe.skipIf(!ready)("packaged accelnet macvlan: concurrency and kill -9 (rea
   it("kill -9 of ADD and DEL at random moments, then DEL and GC: host, netns and dirs as before", async () => {
     const ns = w.pod.split("/").pop() ?? "";
     const snapshot = () => ({
-      // The fixture's host links, and any link in the host on our w.master (a leaked macvlan would be one).
+      // The fixture's host links, and any link in the host on our master (a leaked macvlan would be one).
       host: ipJson<Record<string, unknown>[]>("-d", "link", "show")
         .filter((l) => String(l["ifname"]).startsWith(w.fx.prefix) || l["link"] === w.master)
         .map(({ ifname, mtu, flags, address, operstate, linkinfo }) => ({

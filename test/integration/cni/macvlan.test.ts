@@ -154,7 +154,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     expect(podLinks()).toEqual([]);
   });
 
-  it("ADD with linkInContainer uses a w.master inside the w.pod netns", async () => {
+  it("ADD with linkInContainer uses a master inside the pod netns", async () => {
     w.fx.deleteNetns(w.pod);
     w.pod = w.fx.netns("pod2");
     const inner = `${w.fx.prefix}in`;
@@ -265,7 +265,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
     });
   });
 
-  it("two concurrent ADDs on the same w.master both succeed with different addresses", async () => {
+  it("two concurrent ADDs on the same master both succeed with different addresses", async () => {
     const pod2 = w.fx.netns("pod2");
     const conf = confOf();
     const [a, b] = await Promise.all([
@@ -318,7 +318,7 @@ describe.skipIf(!ready)(`accelnet macvlan in real netns (${ready ? "root" : why}
       ["an unsupported cniVersion", {}, (c) => JSON.stringify({ ...c, cniVersion: "2.0.0" }), 1],
       ["a missing IPAM plugin", {}, (c) => JSON.stringify({ ...c, ipam: { type: "acn-no-such-ipam" } }), 7],
       // A namespace user's NetworkAttachmentDefinition must not steer where root keeps state or writes.
-      ["a w.stateDir in the config", {}, (c) => JSON.stringify({ ...c, stateDir: tenantPaths.stateDir }), 7],
+      ["a stateDir in the config", {}, (c) => JSON.stringify({ ...c, stateDir: tenantPaths.stateDir }), 7],
       ["a logFile outside /var/log", {}, (c) => JSON.stringify({ ...c, logFile: tenantPaths.logFile }), 7],
       [
         "a device info file outside its directory",
