@@ -2,8 +2,9 @@
 // installed as /opt/cni/bin/accelnet forwards each request here; this process runs it through the same
 // dispatcher, modes and deps as the standalone plugin (cni/plugin.ts), so the state dir, owner markers
 // and locks stay the one truth whichever path a request took. Root only, by socket directory and by
-// SO_PEERCRED (helper `peer-cred`). SIGTERM/SIGINT: unlink the socket, serve what is queued, stop accepting, finish what runs,
-// exit 0 (1 when --drain-timeout passed first; a second signal exits 1 at once).
+// SO_PEERCRED (helper `peer-cred`). SIGTERM/SIGINT: unlink the socket, serve what is queued, stop
+// accepting, finish what runs, exit 0 (1 when --drain-timeout passed first; a second signal exits 1 at
+// once).
 // Exit codes: 0 clean stop, 1 cannot start or drain timed out, 2 bad arguments.
 import { resolve } from "node:path";
 import yargs from "yargs";

@@ -16,6 +16,7 @@ import { exchange, parseResponse, requestFrame } from "../../tools/cni-server-cl
 import { isRoot } from "../cni/netns-fixture.js";
 import { thickBuilt } from "./server-process.js";
 
+// The helper the packaged server runs for peer-cred (the release build).
 const HELPER = join(process.cwd(), "dist/accelnet-helper");
 const ready = isRoot && thickBuilt;
 
@@ -47,9 +48,9 @@ describe.skipIf(!ready)(`CNI server shutdown (${ready ? "root" : "needs root and
     const answers = (await Promise.all(replies)).map((b: Buffer) => parseResponse(b));
     for (const a of answers) {
       expect(a.status).toBe(0);
-      const version = JSON.parse(a.stdout) as { cniVersion?: string; supportedVersions?: string[] };
-      expect(version.cniVersion).toBe("1.1.0");
-      expect(version.supportedVersions).toContain("1.1.0");
+      const about = JSON.parse(a.stdout) as { cniVersion?: string; supportedVersions?: string[] };
+      expect(about.cniVersion).toBe("1.1.0");
+      expect(about.supportedVersions).toContain("1.1.0");
     }
     expect(await drained).toBe(true);
     await expect(exchange(socketPath, version)).rejects.toMatchObject({ code: "ENOENT" });
