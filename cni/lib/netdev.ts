@@ -5,6 +5,7 @@
 // Back: from wherever it is (pod, temporary netns, or the host when the pod netns was deleted and the
 // kernel returned it) to the host under its original name, with its original MAC, MTU, altnames, admin
 // state and addresses (a move to another netns flushes them; they are put back as static addresses).
+import { lstatSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   cmd,
@@ -17,7 +18,6 @@ import {
 import { causeText, cniErrorFromNative, isNotFound } from "./errno.js";
 import { CniCode, CniError, errorMessage } from "./errors.js";
 import type { Logger } from "./log.js";
-import { netnsInode } from "./owner.js";
 import { randomHex } from "./random.js";
 import type { UndoStack } from "./undo.js";
 
@@ -111,19 +111,14 @@ export async function moveNetdevIn(o: MoveInOptions): Promise<Link> {
   const { native, undo, snapshot: snap } = o;
   const place: NetdevPlace = { netns: null, name: snap.name };
   const podPlace: NetdevPlace = { netns: o.podNetns, name: o.ifname };
-  let tmpAlive = false;
+  // The temporary netns: "maybe" until netns-create answers (a helper that died may have made it),
+  // "created" once it did, "gone" once the batch that deletes it did (or the name was not ours).
+  let tmp: "maybe" | "created" | "gone" = "maybe";
   let mayBeInPod = false;
   let link: Link;
 
   // 1. The temporary netns, then the netdev into it away from host names, udev and NetworkManager
   //    (move and rename in one command).
-  const pushTmpUndo = () => {
-    tmpAlive = true;
-    // Runs after the netdev left the temporary netns (the undo pushed below runs first).
-    undo.push(`temporary netns "${o.tmpNetns}"`, async () => {
-      if (tmpAlive) await deleteTmpNetns(native, o.tmpNetns);
-    });
-  };
   const pushNetdevUndo = () => {
     undo.push(`netdev "${snap.name}" out of the host`, async () => {
       // Where a batch that died left it is unknown: the pod (only a link that is this device), then here.
@@ -134,10 +129,19 @@ export async function moveNetdevIn(o: MoveInOptions): Promise<Link> {
   };
   // The helper checks every netns path of a batch before it runs any command, so the netns must
   // exist before the batch that moves into it.
+  // Its undo comes first: a helper that dies inside netns-create (killed, OOM) may leave the netns or
+  // the empty file it binds the netns onto, and both are removed by path. The undo runs after the
+  // netdev left the temporary netns (the undo pushed below runs first).
+  undo.push(`temporary netns "${o.tmpNetns}"`, async () => {
+    if (tmp === "created") await deleteTmpNetns(native, o.tmpNetns, o.log);
+    else if (tmp === "maybe") await removeLeftoverTmpNetns(native, o.tmpNetns, o.log);
+  });
   await native.run([cmd.netnsCreate({ path: o.tmpNetns })]).catch((err: unknown) => {
+    // EEXIST: the name is someone else's netns, not ours to delete.
+    if (err instanceof NativeError && err.errname === "EEXIST") tmp = "gone";
     throw cniErrorFromNative(err, "create temporary netns", o.tmpNetns);
   });
-  pushTmpUndo();
+  tmp = "created";
   try {
     [{ link }] = await native.run([cmd.linkMove({ name: snap.name, to: o.tmpNetns, newname: o.ifname })]);
   } catch (err) {
@@ -188,7 +192,7 @@ export async function moveNetdevIn(o: MoveInOptions): Promise<Link> {
         await native.run([cmd.linkSetMtu({ ...at(place), mtu: snap.mtu })]);
       });
     }
-    if (step === "tmp-gone") tmpAlive = false;
+    if (step === "tmp-gone") tmp = "gone";
   };
   try {
     const results = await native.run(steps.map((s) => s.command));
@@ -240,22 +244,40 @@ function moveInError(
   }
 }
 
-/** Deletes a temporary netns; one that is already gone is fine. */
-export async function deleteTmpNetns(native: NativeClient, path: string): Promise<void> {
+/**
+ * Clean-up of a temporary netns (rollback, and DEL or GC from the state): nothing when there is none or
+ * nothing is at its path (the usual case, since ADD deletes it: no helper exec), otherwise deleted.
+ * What is there need not be a netns: an ADD killed inside netns-create, after it made the file and
+ * before it bound the netns onto it, leaves an empty file, which netns-delete removes too.
+ */
+export async function removeLeftoverTmpNetns(native: NativeClient, path: string | null, log: Logger): Promise<void> {
+  if (path === null || !pathExists(path)) return;
+  await deleteTmpNetns(native, path, log);
+}
+
+/** Deletes a temporary netns (or netns-create's empty file); one that is already gone is fine. */
+async function deleteTmpNetns(native: NativeClient, path: string, log: Logger): Promise<void> {
   try {
     await native.run([cmd.netnsDelete({ path })]);
   } catch (err) {
-    if (!isNotFound(err)) throw cniErrorFromNative(err, "delete temporary netns", path);
+    if (isNotFound(err)) return;
+    // Something that is neither a netns nor netns-create's empty file is not ours to remove, and DEL
+    // must make progress: say so and leave it.
+    if (err instanceof NativeError && err.errname === "EINVAL") {
+      log.warning(`left "${path}" alone: ${err.message}`);
+      return;
+    }
+    throw cniErrorFromNative(err, "delete temporary netns", path);
   }
 }
 
-/**
- * Restore-time clean-up of a temporary netns recorded in state: nothing when there is none or it is
- * already gone (the usual case, since ADD deletes it: no helper exec), otherwise deleted like any other.
- */
-export async function removeLeftoverTmpNetns(native: NativeClient, path: string | null): Promise<void> {
-  if (path === null || netnsInode(path) === null) return;
-  await deleteTmpNetns(native, path);
+function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface ReturnOptions {

@@ -309,7 +309,7 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
       const locate = locateBy(native, d.vf.addr);
       const places = [d.place, ...tmp];
       await returnNetdevToHost({ native, log, snapshot: d.netdev, places, locate, owns: ownsBy(d.vf.addr) });
-      await removeLeftoverTmpNetns(native, d.tmpNetns);
+      await removeLeftoverTmpNetns(native, d.tmpNetns, log);
     }
     await restoreVfSettings(platform, native, vf, d.vfSnapshot, d.planned, log);
     if (d.deviceInfo !== null) restoreDeviceInfo(d.deviceInfo, log);

@@ -358,7 +358,7 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
         await returnNetdevToHost({ native, log, snapshot: d.netdev, places: [d.place, ...tmp], locate });
       }
       // A netdev left in the temporary netns returns to the host when it goes (and leaves with a rebind).
-      await removeLeftoverTmpNetns(native, d.tmpNetns);
+      await removeLeftoverTmpNetns(native, d.tmpNetns, log);
       await restoreConfigMac(native, d);
       if (rebound) await rebindBack(native, d, log);
     }

@@ -4,10 +4,10 @@
 // VfPlatform seam), since a veth has no PF. The plugin runs in-process through the dispatcher.
 // Also: a differential against the reference /usr/lib/cni/host-device for the result shape.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createNativeClient, type Vf } from "../../../native/client/index.js";
+import { createNativeClient, NativeError, type Vf } from "../../../native/client/index.js";
 import { cmd } from "../../../native/client/index.js";
 import { OwnerMarkers } from "../../../cni/lib/owner.js";
 import { StateStore } from "../../../cni/lib/state.js";
@@ -206,6 +206,69 @@ describe.skipIf(!ready)(`accelnet sriov with a veth standing in for a VF (${read
     expect(new StateStore(stateDir).list().states).toEqual([]);
     expect((await cni("DEL", conf)).code).toBe(0);
     expect(hostState()).toEqual(before);
+  });
+
+  // A helper that dies inside netns-create (killed, OOM) leaves either the netns or the empty file it
+  // binds the netns onto; the client sees only the death. Each is made here the way netns-create makes
+  // it, then the batch "dies".
+  const leftovers = {
+    "the empty file": (path: string) => closeSync(openSync(path, "wx", 0o000)),
+    "the mounted netns": (path: string) => ip("netns", "add", path.slice("/run/netns/".length)),
+  };
+  it.each(Object.keys(leftovers) as (keyof typeof leftovers)[])(
+    "a helper that dies inside netns-create leaves nothing after rollback: %s",
+    async (kind) => {
+      const before = hostState();
+      let tmpPath: string | undefined;
+      const dying = cniCaller(() => ({
+        funcs: modeFuncs(createRegistry([macvlan, createSriovMode({ platform })]), { isVdpaDevice: () => false }),
+        deps: {
+          native: () => {
+            const real = createNativeClient({ helperPath: HELPER });
+            return {
+              run: (cmds) => {
+                const create = cmds.find((c) => c.name === "netns-create");
+                if (create === undefined) return real.run(cmds);
+                tmpPath = (create.args[0] ?? "").slice("path=".length);
+                leftovers[kind](tmpPath);
+                const init = { argv: [], exitCode: null, signal: "SIGKILL", timedOut: false, stderr: "" };
+                return Promise.reject(new NativeError("helper killed by SIGKILL", init));
+              },
+            };
+          },
+        },
+        env: {
+          ACCELNET_STATE_DIR: stateDir,
+          CNI_CONTAINERID: `${fx.prefix}ctr`,
+          CNI_NETNS: pod,
+          CNI_IFNAME: "net1",
+          CNI_PATH: "/usr/lib/cni",
+        },
+      }));
+      const { code, out } = await dying("ADD", confOf({ vlan: 42 }));
+      expect(code).toBe(1);
+      expect(out?.["msg"]).toContain("create temporary netns");
+      expect(tmpPath).toMatch(/^\/run\/netns\/acn-[0-9a-f]+$/);
+      expect(existsSync(tmpPath as string)).toBe(false);
+      expect(hostState()).toEqual(before);
+      expect(platform.vf.vlan).toBe(0);
+      expect(new StateStore(stateDir).list().states).toEqual([]);
+      expect((await cni("DEL", confOf())).code).toBe(0);
+    },
+  );
+
+  it("del() removes the empty file of an interrupted netns-create at the recorded temporary netns path", async () => {
+    const before = hostState();
+    expect((await cni("ADD", confOf({ vlan: 42 }))).code).toBe(0);
+    const [state] = new StateStore(stateDir).list().states;
+    const tmpPath = state?.data["tmpNetns"];
+    expect(tmpPath).toMatch(/^\/run\/netns\/acn-[0-9a-f]+$/);
+    // An ADD killed inside netns-create, before its bind mount, leaves this file (ADD recorded the path first).
+    closeSync(openSync(tmpPath as string, "wx", 0o000));
+    expect((await cni("DEL", confOf())).code).toBe(0);
+    expect(existsSync(tmpPath as string)).toBe(false);
+    expect(hostState()).toEqual(before);
+    expect(new StateStore(stateDir).list().states).toEqual([]);
   });
 
   it("add() fails with code 104 when net1 exists in the pod and leaves everything as it was", async () => {

@@ -2,7 +2,17 @@
 // temporary netns the SR-IOV and vDPA modes move a netdev through. Checked with iproute2 and the
 // kernel's own views (stat, /proc/<pid>/ns, mountinfo), not with the helper alone.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { cmd } from "../../../native/client/index.js";
@@ -169,6 +179,23 @@ describe.skipIf(!isRoot)("accelnet-helper netns-create and netns-delete (needs r
     expect(e3).toMatchObject({ op: "verify netns", errname: "EINVAL" });
     expect(e3.message).toContain("is a uts namespace");
     expect(mountAt("self", uts.path)?.fstype).toBe("nsfs");
+  });
+
+  it("netns-delete removes the empty mode-0000 file an interrupted netns-create leaves, and no other file", async () => {
+    // netns-create opens the file O_CREAT|O_EXCL with mode 0 and binds the netns onto it afterwards; a
+    // helper killed in between leaves exactly this.
+    const left = fresh();
+    closeSync(openSync(left.path, "wx", 0o000));
+    expect(statSync(left.path).mode & 0o7777).toBe(0);
+    await client.run([cmd.netnsDelete({ path: left.path })]);
+    expect(existsSync(left.path)).toBe(false);
+
+    // An empty file with any permission bit, or one with content, is someone else's: refused, kept.
+    const other = fresh();
+    writeFileSync(other.path, "", { mode: 0o600 });
+    const e = await failure(client.run([cmd.netnsDelete({ path: other.path })]));
+    expect(e).toMatchObject({ op: "verify netns", errname: "EINVAL" });
+    expect(existsSync(other.path)).toBe(true);
   });
 
   it("refuses paths outside /run/netns and bad names with exit 2, creating and deleting nothing", () => {
