@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createNativeClient, NativeError, type Vf } from "../../../native/client/index.js";
+import { createNativeClient, NativeError, type NativeClient, type Vf } from "../../../native/client/index.js";
 import { cmd } from "../../../native/client/index.js";
 import { OwnerMarkers } from "../../../cni/lib/owner.js";
 import { StateStore } from "../../../cni/lib/state.js";
@@ -115,17 +115,20 @@ describe.skipIf(!ready)(`accelnet sriov with a veth standing in for a VF (${read
     ...extra,
   });
 
-  const cni = cniCaller(() => ({
-    funcs: modeFuncs(createRegistry([macvlan, createSriovMode({ platform })]), { isVdpaDevice: () => false }),
-    deps: { native: () => createNativeClient({ helperPath: HELPER }) },
-    env: {
-      ACCELNET_STATE_DIR: stateDir,
-      CNI_CONTAINERID: `${fx.prefix}ctr`,
-      CNI_NETNS: pod,
-      CNI_IFNAME: "net1",
-      CNI_PATH: "/usr/lib/cni",
-    },
-  }));
+  /** The plugin in-process with the stand-in platform, its helper client made by `native`. */
+  const callerWith = (native: () => NativeClient) =>
+    cniCaller(() => ({
+      funcs: modeFuncs(createRegistry([macvlan, createSriovMode({ platform })]), { isVdpaDevice: () => false }),
+      deps: { native },
+      env: {
+        ACCELNET_STATE_DIR: stateDir,
+        CNI_CONTAINERID: `${fx.prefix}ctr`,
+        CNI_NETNS: pod,
+        CNI_IFNAME: "net1",
+        CNI_PATH: "/usr/lib/cni",
+      },
+    }));
+  const cni = callerWith(() => createNativeClient({ helperPath: HELPER }));
 
   it("add() moves the stand-in into the pod as net1 with MAC, MTU, addresses and routes; del() restores it exactly", async () => {
     const before = hostState();
@@ -220,31 +223,19 @@ describe.skipIf(!ready)(`accelnet sriov with a veth standing in for a VF (${read
     async (kind) => {
       const before = hostState();
       let tmpPath: string | undefined;
-      const dying = cniCaller(() => ({
-        funcs: modeFuncs(createRegistry([macvlan, createSriovMode({ platform })]), { isVdpaDevice: () => false }),
-        deps: {
-          native: () => {
-            const real = createNativeClient({ helperPath: HELPER });
-            return {
-              run: (cmds) => {
-                const create = cmds.find((c) => c.name === "netns-create");
-                if (create === undefined) return real.run(cmds);
-                tmpPath = (create.args[0] ?? "").slice("path=".length);
-                leftovers[kind](tmpPath);
-                const init = { argv: [], exitCode: null, signal: "SIGKILL", timedOut: false, stderr: "" };
-                return Promise.reject(new NativeError("helper killed by SIGKILL", init));
-              },
-            };
+      const dying = callerWith(() => {
+        const real = createNativeClient({ helperPath: HELPER });
+        return {
+          run: (cmds) => {
+            const create = cmds.find((c) => c.name === "netns-create");
+            if (create === undefined) return real.run(cmds);
+            tmpPath = (create.args[0] ?? "").slice("path=".length);
+            leftovers[kind](tmpPath);
+            const init = { argv: [], exitCode: null, signal: "SIGKILL", timedOut: false, stderr: "" };
+            return Promise.reject(new NativeError("helper killed by SIGKILL", init));
           },
-        },
-        env: {
-          ACCELNET_STATE_DIR: stateDir,
-          CNI_CONTAINERID: `${fx.prefix}ctr`,
-          CNI_NETNS: pod,
-          CNI_IFNAME: "net1",
-          CNI_PATH: "/usr/lib/cni",
-        },
-      }));
+        };
+      });
       const { code, out } = await dying("ADD", confOf({ vlan: 42 }));
       expect(code).toBe(1);
       expect(out?.["msg"]).toContain("create temporary netns");
