@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from "vitest";
 import { OwnerMarkers, deviceKey } from "../../../cni/lib/owner.js";
 import { DaemonProcess, daemonBundle, type LogLine } from "../../deviceplugin/daemon-process.js";
-import { requireCommands } from "./helper.js";
+import { NODE_SETUP_COMMANDS, requireCommands } from "./helper.js";
 import {
   PF,
   cleanupAll,
@@ -20,10 +20,12 @@ import {
   listVfs,
   onCleanup,
   pciDriver,
+  numvfsFile,
   serveVduse,
+  startWithoutVfs,
   sysfsRead,
-  sysfsWrite,
   vdpaDriver,
+  vfAddr,
   vhostVdpaChardev,
   waitFor,
 } from "./prelude.js";
@@ -31,8 +33,6 @@ import {
 /** Only catches a hang: a TCG guest on a busy host starts Node and the daemon in tens of seconds. */
 const HANG_MS = 120_000;
 const VDUSE = "acnns0";
-const numvfsFile = `/sys/bus/pci/devices/${PF}/sriov_numvfs`;
-
 describe.skipIf(!inLab)("lab: the device plugin's node setup on the igb PF and VDUSE", () => {
   let root = "";
   let daemon: DaemonProcess | null = null;
@@ -75,26 +75,12 @@ describe.skipIf(!inLab)("lab: the device plugin's node setup on the igb PF and V
     return d;
   }
 
-  const vfAddr = (index: number): string => {
-    const vf = listVfs().find((v) => v.index === index);
-    if (vf === undefined) throw new Error(`no VF ${index} on ${PF}`);
-    return vf.addr;
-  };
-
   const since = (from: number, pred: (l: LogLine) => boolean): LogLine[] =>
     (daemon?.logs ?? []).slice(from).filter(pred);
 
   beforeAll(async () => {
-    await requireCommands(
-      "sriov-numvfs",
-      "pci-bind",
-      "pci-reprobe",
-      "vdpa-mgmtdev-list",
-      "vdpa-dev-add",
-      "vdpa-dev-del",
-    );
-    expect(sysfsRead(numvfsFile), "the PF starts without VFs").toBe("0");
-    onCleanup(`remove VFs of ${PF}`, () => sysfsWrite(numvfsFile, "0"));
+    await requireCommands(...NODE_SETUP_COMMANDS);
+    startWithoutVfs();
     root = mkdtempSync(path.join(tmpdir(), "acn-lab-ns-"));
     mkdirSync(path.join(root, "device-plugins"));
     onCleanup(`remove ${root}`, () => rmSync(root, { recursive: true, force: true }));

@@ -73,6 +73,16 @@ export function helperCommands(): Promise<string[]> {
   return commands;
 }
 
+/** The helper commands node setup runs (VFs, drivers, vDPA devices). */
+export const NODE_SETUP_COMMANDS = [
+  "sriov-numvfs",
+  "pci-bind",
+  "pci-reprobe",
+  "vdpa-mgmtdev-list",
+  "vdpa-dev-add",
+  "vdpa-dev-del",
+] as const;
+
 /** Fails the calling test (never skips it) when the helper does not implement `command`. */
 export async function requireCommands(...wanted: string[]): Promise<void> {
   const available = await helperCommands();

@@ -6,27 +6,26 @@
 // with sysfs and iproute2's vdpa tool, independently of the helper.
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { helper, requireCommands, runHelper } from "./helper.js";
+import { NODE_SETUP_COMMANDS, helper, requireCommands, runHelper } from "./helper.js";
 import {
   PF,
   cleanupAll,
   inLab,
   iommuGroup,
   listVfs,
-  onCleanup,
+  numvfsFile,
   pciDriver,
   pciNetdevs,
   serveVduse,
   sh,
+  startWithoutVfs,
   sysfsRead,
-  sysfsWrite,
   vdpaDriver,
+  vfAddr,
   vhostVdpaChardev,
   waitFor,
   type VdpaDevice,
 } from "./prelude.js";
-
-const numvfsFile = `/sys/bus/pci/devices/${PF}/sriov_numvfs`;
 
 interface IprouteMgmtdev {
   supported_classes?: string[];
@@ -58,27 +57,11 @@ describe.skipIf(!inLab)("lab: the helper's node-setup commands", () => {
   let vduse: VdpaDevice;
 
   beforeAll(async () => {
-    await requireCommands(
-      "sriov-numvfs",
-      "pci-bind",
-      "pci-reprobe",
-      "vdpa-mgmtdev-list",
-      "vdpa-dev-add",
-      "vdpa-dev-del",
-      "vdpa-show",
-      "vdpa-bind",
-    );
-    expect(sysfsRead(numvfsFile), "the PF starts without VFs").toBe("0");
-    onCleanup(`remove VFs of ${PF}`, () => sysfsWrite(numvfsFile, "0"));
+    await requireCommands(...NODE_SETUP_COMMANDS, "vdpa-show", "vdpa-bind");
+    startWithoutVfs();
     vduse = await serveVduse("lab-ns-vdpa0", "02:00:00:00:61:01", 1400);
   });
   afterAll(cleanupAll);
-
-  const vfAddr = (index: number): string => {
-    const vf = listVfs().find((v) => v.index === index);
-    if (vf === undefined) throw new Error(`no VF ${index} on ${PF}`);
-    return vf.addr;
-  };
 
   test("sriov-numvfs creates VFs from 0 (igbvf netdevs) and changes 2 to 3 through 0, as the kernel demands", async () => {
     const two = (await helper("sriov-numvfs", { addr: PF, count: 2 })).pci;

@@ -111,6 +111,26 @@ export function pfNetdev(pf = PF): string {
   return netdev;
 }
 
+/** The PF's sriov_numvfs: how many VFs it has (writing it creates or removes them). */
+export const numvfsFile = `${pciDevices}/${PF}/sriov_numvfs`;
+
+/** The PCI address of VF `index` of the PF; throws when it has no such VF. */
+export function vfAddr(index: number): string {
+  const vf = listVfs().find((v) => v.index === index);
+  if (vf === undefined) throw new Error(`no VF ${index} on ${PF}`);
+  return vf.addr;
+}
+
+/**
+ * For the suites that create VFs themselves (node setup): the PF must start without VFs, and is left
+ * without them whatever the suite did.
+ */
+export function startWithoutVfs(): void {
+  const count = sysfsRead(numvfsFile);
+  if (count !== "0") throw new Error(`the PF should start without VFs, but ${numvfsFile} is ${count}`);
+  onCleanup(`remove VFs of ${PF}`, () => sysfsWrite(numvfsFile, "0"));
+}
+
 export interface Vf {
   index: number;
   addr: string;
