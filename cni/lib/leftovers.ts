@@ -9,7 +9,7 @@
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { errorMessage } from "./errors.js";
-import { lockTmpPid, processStartTime, removeStaleLock, type LockOptions } from "./lock.js";
+import { lockCompanionPid, lockTmpPid, processStartTime, removeStaleLock, type LockOptions } from "./lock.js";
 import type { Logger } from "./log.js";
 import { OwnerMarkers, sameAttachment, withDeviceLock } from "./owner.js";
 import { stateFileName, StateStore } from "./state.js";
@@ -98,9 +98,10 @@ export function sweepDeadFiles(stateDir: string, log: Logger): void {
     if (name.endsWith(".lock")) {
       if (removeStaleLock(path)) log.debug(`removed the stale lock "${path}"`);
     } else if (name.endsWith(".tmp")) {
-      if (abandoned(path, lockTmpPid(path))) remove(path, log);
+      if (abandoned(path, lockCompanionPid(name) ?? lockTmpPid(path))) remove(path, log);
     } else if (name.endsWith(".stale")) {
-      if (abandoned(path, null)) remove(path, log); // a reclaimer's aside copy, gone within microseconds
+      // A reclaimer's aside copy, gone within microseconds unless the reclaimer was killed.
+      if (abandoned(path, lockCompanionPid(name))) remove(path, log);
     }
   }
   for (const dir of [new StateStore(stateDir).dir, new OwnerMarkers(stateDir).dir]) {

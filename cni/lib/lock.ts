@@ -66,8 +66,23 @@ function readOwner(path: string): LockOwner | null {
   }
 }
 
+/**
+ * The names of a lock's companions carry their writer's pid (`<lock>.<random>.<pid>.tmp|.stale`): one
+ * killed between creating such a file and writing it leaves it empty, and GC must still tell that
+ * its writer is dead (leftovers.ts).
+ */
+function companion(path: string, random: string, kind: "tmp" | "stale"): string {
+  return `${path}.${random}.${process.pid}.${kind}`;
+}
+
+/** The writer's pid in a lock companion's name, or null for another name (or one of an older release). */
+export function lockCompanionPid(name: string): number | null {
+  const m = /\.lock\.[0-9a-f]+\.(\d+)\.(?:tmp|stale)$/.exec(name);
+  return m === null ? null : Number(m[1]);
+}
+
 function tryCreate(path: string, owner: LockOwner): boolean {
-  const tmp = `${path}.${owner.token}.tmp`;
+  const tmp = companion(path, owner.token, "tmp");
   writeFileSync(tmp, JSON.stringify(owner), { mode: 0o600 });
   try {
     linkSync(tmp, path);
@@ -82,7 +97,7 @@ function tryCreate(path: string, owner: LockOwner): boolean {
 
 /** Removes a stale lock unless someone else got there first. */
 function reclaim(path: string, stale: LockOwner): void {
-  const aside = `${path}.${randomHex(8)}.stale`;
+  const aside = companion(path, randomHex(8), "stale");
   try {
     renameSync(path, aside);
   } catch (err) {
@@ -113,7 +128,7 @@ export function removeStaleLock(path: string, isAlive: (owner: LockOwner) => boo
   return true;
 }
 
-/** The pid in a lock's temporary file (`<lock>.<token>.tmp`), or null when it holds none. */
+/** The pid in a lock's temporary file's content, or null when it holds none (empty: killed before the write). */
 export function lockTmpPid(path: string): number | null {
   const owner = readOwner(path);
   return owner === null || owner.pid === 0 ? null : owner.pid;

@@ -602,6 +602,11 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     writeFileSync(join(stateDir, "locks", "master@eth0.lock"), dead);
     writeFileSync(join(stateDir, "locks", "attachment@ctr7@net1.lock"), dead);
     writeFileSync(join(stateDir, "locks", "device@pci%2F0000.lock.dead.tmp"), dead);
+    // Killed between creating a lock's companion and writing it: empty, only the name tells its writer.
+    writeFileSync(join(stateDir, "locks", "device@pci%2F0001.lock.0123abcd.4194305.tmp"), "");
+    writeFileSync(join(stateDir, "locks", "device@pci%2F0001.lock.4567cdef.4194305.stale"), "");
+    const liveTmp = `device@pci%2F0002.lock.89abcdef.${process.pid}.tmp`;
+    writeFileSync(join(stateDir, "locks", liveTmp), "");
     writeFileSync(join(stateDir, "attachments", "ctr7@net1.json.tmp-4194305-ab12"), "{");
     writeFileSync(join(stateDir, "attachments", "ctr1@net1.json.tmp-4194305-cd34"), "{");
     const live = JSON.stringify({ pid: process.pid, start: processStartTime(process.pid), token: "live" });
@@ -609,7 +614,7 @@ describe("sriov mode through the dispatcher (fake kernel)", () => {
     expect((await cni("DEL", confOf())).code).toBe(0);
     expect(existsSync(join(stateDir, "attachments", "ctr1@net1.json.tmp-4194305-cd34"))).toBe(false);
     expect((await cni("GC", { ...confOf(), "cni.dev/valid-attachments": [] })).code).toBe(0);
-    expect(readdirSync(join(stateDir, "locks"))).toEqual(["attachment@ctr8@net1.lock"]);
+    expect(readdirSync(join(stateDir, "locks")).sort()).toEqual(["attachment@ctr8@net1.lock", liveTmp]);
     expect(readdirSync(join(stateDir, "attachments"))).toEqual([]);
   });
 
