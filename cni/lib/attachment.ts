@@ -5,6 +5,7 @@ import { mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
 import { lockTimeout } from "./gc.js";
+import type { ProcessRunner } from "../../native/client/run-process.js";
 import { callIpam, type IpamCommand } from "./ipam.js";
 import { stateDirVersionCache, type IpamVersionCache } from "./ipam-versions.js";
 import { isObject } from "./is.js";
@@ -93,7 +94,10 @@ export function cacheOf(req: Pick<CniRequest, "stateDir" | "log">): IpamVersionC
 
 /** IPAM with the request's config and environment (STATUS: no version cache, it writes nothing). */
 export async function ipamCall(req: CniRequest, type: string, command: IpamCommand): Promise<void> {
-  await callIpam({ type, command, stdin: req.stdin, env: req.env, log: req.log }, req.cniVersion);
+  await callIpam(
+    { type, command, stdin: req.stdin, env: req.env, log: req.log, runner: req.deps.runProcess },
+    req.cniVersion,
+  );
 }
 
 /**
@@ -110,7 +114,16 @@ export async function ipamCheck(req: CniRequest, type: string, state: Attachment
     atLeast(known, "0.4.0");
   const knownVersion = usable ? known : null;
   await callIpam(
-    { type, command: "CHECK", stdin: req.stdin, env: req.env, log: req.log, knownVersion, versionCache: cacheOf(req) },
+    {
+      type,
+      command: "CHECK",
+      stdin: req.stdin,
+      env: req.env,
+      log: req.log,
+      knownVersion,
+      versionCache: cacheOf(req),
+      runner: req.deps.runProcess,
+    },
     req.cniVersion,
   );
 }
@@ -123,7 +136,9 @@ export async function ipamCheck(req: CniRequest, type: string, state: Attachment
  */
 export async function ipamAdd(req: CniRequest, type: string, result: Result, undo: UndoStack): Promise<string | null> {
   const onExitZero = (version: string) =>
-    undo.push(`IPAM "${type}" ADD`, () => ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, version));
+    undo.push(`IPAM "${type}" ADD`, () =>
+      ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, version, req.deps.runProcess),
+    );
   const request = {
     type,
     command: "ADD" as const,
@@ -132,6 +147,7 @@ export async function ipamAdd(req: CniRequest, type: string, result: Result, und
     log: req.log,
     onExitZero,
     versionCache: cacheOf(req),
+    runner: req.deps.runProcess,
   };
   const ipam = await callIpam(request, req.cniVersion);
   if (ipam.result === null || ipam.result.ips.length === 0) {
@@ -151,8 +167,12 @@ export async function ipamDel(
   log: Logger,
   cniVersion: string,
   knownVersion: string | null,
+  runner?: ProcessRunner,
 ): Promise<void> {
-  await callIpam({ type, command: "DEL", stdin, env: { ...env, CNI_COMMAND: "DEL" }, log, knownVersion }, cniVersion);
+  await callIpam(
+    { type, command: "DEL", stdin, env: { ...env, CNI_COMMAND: "DEL" }, log, knownVersion, runner },
+    cniVersion,
+  );
 }
 
 /**
@@ -171,7 +191,7 @@ async function ipamDelForDel(
     return undefined;
   }
   try {
-    await ipamDelFromState(state, req.env, req.log, pathExists(req.netns) ? req.netns : "");
+    await ipamDelFromState(state, req.env, req.log, pathExists(req.netns) ? req.netns : "", req.deps.runProcess);
     return undefined;
   } catch (err) {
     return err instanceof CniError ? err : new CniError(CniCode.IpamFailed, errorMessage(err), { cause: err });
@@ -187,7 +207,7 @@ async function ipamDelForDel(
  */
 async function ipamDelWithoutState(req: CniRequest, type: string): Promise<void> {
   try {
-    await ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, null);
+    await ipamDel(type, req.stdin, req.env, req.log, req.cniVersion, null, req.deps.runProcess);
   } catch (err) {
     req.log.warning(`DEL without state: IPAM "${type}" DEL failed, nothing of ours to release: ${errorMessage(err)}`);
   }
@@ -219,7 +239,13 @@ export async function deleteAttachment(
  * IPAM DEL for a stored attachment, replaying its ADD config, CNI_ARGS and CNI_PATH (GC, reconcile).
  * `netns`: CNI_NETNS to give IPAM (default none).
  */
-export async function ipamDelFromState(state: AttachmentState, env: Env, log: Logger, netns = ""): Promise<void> {
+export async function ipamDelFromState(
+  state: AttachmentState,
+  env: Env,
+  log: Logger,
+  netns = "",
+  runner?: ProcessRunner,
+): Promise<void> {
   const stored: unknown = JSON.parse(state.config);
   if (!isObject(stored)) return;
   const conf = parseNetConf(stored, { forDel: true }); // only ipam.type is used; path fields never fail it
@@ -239,6 +265,7 @@ export async function ipamDelFromState(state: AttachmentState, env: Env, log: Lo
     log,
     state.cniVersion,
     typeof known === "string" ? known : null,
+    runner,
   );
 }
 

@@ -207,7 +207,7 @@ export async function deleteDeviceAttachment(req: CniRequest, parts: DeviceModeP
 /** GC: one stored attachment that is no longer valid (collectGarbage holds its attachment lock). */
 export async function releaseDeviceAttachment(state: AttachmentState, req: CniRequest, parts: DeviceModeParts) {
   const native = req.deps.native(req.stateDir, req.env);
-  await ipamDelFromState(state, req.env, req.log);
+  await ipamDelFromState(state, req.env, req.log, "", req.deps.runProcess);
   await releaseDevice(req.stateDir, parts.keyOf(state), state, lockTimeout(req), () =>
     parts.restoreDevice(state, native, req.log),
   );

@@ -86,6 +86,7 @@ export async function collectGarbage(
         env: req.env,
         log: req.log,
         versionCache: stateDirVersionCache(req.stateDir, req.log),
+        runner: req.deps.runProcess,
       },
       req.cniVersion,
     );

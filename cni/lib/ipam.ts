@@ -19,6 +19,7 @@ import { accessSync, constants, statSync } from "node:fs";
 import { identityOf, type BinaryIdentity, type IpamVersionCache } from "./ipam-versions.js";
 import { join } from "node:path";
 import { CniCode, CniError, errorMessage } from "./errors.js";
+import type { ProcessRunner } from "../../native/client/run-process.js";
 import { execPlugin } from "./exec.js";
 import { isObject, isStringArray } from "./is.js";
 import type { Logger } from "./log.js";
@@ -47,6 +48,8 @@ export interface IpamRequest {
   onExitZero?: (version: string) => void;
   /** Where the plugin's VERSION answer is remembered (none: asked whenever needed). */
   versionCache?: IpamVersionCache;
+  /** Who starts the plugin (PluginDeps.runProcess; default Node's spawn). */
+  runner?: ProcessRunner | undefined;
 }
 
 const minVersionFor: Record<IpamCommand, string> = {
@@ -130,6 +133,7 @@ async function run(req: IpamRequest, path: string, command: string, stdin: strin
       env: { ...req.env, CNI_COMMAND: command, [DELEGATED_ENV]: "1" },
       stdin,
       timeoutMs: req.timeoutMs ?? 60_000,
+      ...(req.runner === undefined ? {} : { runner: req.runner }),
     });
   } catch (err) {
     throw new CniError(CniCode.IpamFailed, `${action}: ${errorMessage(err)}`, { cause: err });

@@ -340,7 +340,7 @@ async function deleteUnrecordedLink(native: NativeClient, netns: string, ifname:
 
 /** GC: releases a stored attachment with the config and environment it was added with. */
 export async function release(state: AttachmentState, req: CniRequest): Promise<void> {
-  await ipamDelFromState(state, req.env, req.log, recordedNetns(state, "") ?? "");
+  await ipamDelFromState(state, req.env, req.log, recordedNetns(state, "") ?? "", req.deps.runProcess);
   const native = req.deps.native(req.stateDir, req.env);
   await deleteRecordedLink(native, state, "", req.log);
   new StateStore(req.stateDir).remove(state.containerID, state.ifname);

@@ -369,7 +369,7 @@ export async function del(req: CniRequest): Promise<void> {
 
 /** GC: releases a stored attachment with the config and environment it was added with. */
 export async function release(state: AttachmentState, req: CniRequest): Promise<void> {
-  await ipamDelFromState(state, req.env, req.log);
+  await ipamDelFromState(state, req.env, req.log, "", req.deps.runProcess);
   await removeAttachment(req, state);
   new StateStore(req.stateDir).remove(state.containerID, state.ifname);
 }

@@ -2,7 +2,7 @@
 // installed as /opt/cni/bin/accelnet forwards each request here; this process runs it through the same
 // dispatcher, modes and deps as the standalone plugin (cni/plugin.ts), so the state dir, owner markers
 // and locks stay the one truth whichever path a request took. Root only, by socket directory and by
-// SO_PEERCRED (helper `peer-cred`). SIGTERM/SIGINT: unlink the socket, serve what is queued, stop
+// SO_PEERCRED (read by the resident spawner, native/client/spawner.ts). SIGTERM/SIGINT: unlink the socket, serve what is queued, stop
 // accepting, finish what runs, exit 0 (1 when --drain-timeout passed first; a second signal exits 1 at
 // once).
 // Exit codes: 0 clean stop, 1 cannot start or drain timed out, 2 bad arguments.
@@ -11,10 +11,11 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { ACCELNET_VERSION } from "../../deviceplugin/core/version.js";
 import { peerCred } from "../../native/client/peer-cred.js";
+import { Spawner } from "../../native/client/spawner.js";
 import { errorMessage } from "../lib/errors.js";
 import { processDeps, resolveHelperPath } from "../lib/helper-path.js";
 import { stateDirFrom } from "../lib/trusted-paths.js";
-import { ABOUT, pluginDeps, pluginFuncs } from "../plugin.js";
+import { ABOUT, makePluginDeps, pluginFuncs } from "../plugin.js";
 import { createLogger, isLogLevel, type Logger } from "./log.js";
 import { CniServer } from "./server.js";
 import { Slots } from "./slots.js";
@@ -111,15 +112,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     log.error(`cannot start: ${errorMessage(err)}`);
     return 1;
   }
+  // Every process the server starts goes through one small resident child (native/client/spawner.ts):
+  // a spawn of this large process blocks its event loop for ~10 ms each. Node's spawn stays the fallback.
+  const spawner = new Spawner({
+    helperPath,
+    log: (message, fields) => log.warn(message, fields ?? {}),
+    peerCredFallback: (socket) => peerCred(helperPath, socket),
+  });
+  spawner.start();
   const slots = new Slots(maxConcurrent, maxQueued);
   const server = new CniServer(
     {
-      plugin: { funcs: pluginFuncs(), deps: pluginDeps, about: ABOUT },
+      plugin: { funcs: pluginFuncs(), deps: makePluginDeps(spawner.runProcess), about: ABOUT },
       slots,
       log,
       requestTimeoutMs,
       frameTimeoutMs: FRAME_TIMEOUT_MS,
-      peerCred: (socket) => peerCred(helperPath, socket),
+      peerCred: (socket) => spawner.peerCred(socket),
     },
     args.socket,
   );

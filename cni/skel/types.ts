@@ -1,5 +1,6 @@
 // The request a mode receives, and the function table the dispatcher calls (libcni skel's CmdArgs and CNIFuncs).
 import type { NativeClient } from "../../native/client/index.js";
+import type { ProcessRunner } from "../../native/client/run-process.js";
 import type { CniArgs } from "../lib/cni-args.js";
 import type { Logger, LogSink } from "../lib/log.js";
 import type { NetConf } from "../lib/netconf.js";
@@ -11,6 +12,8 @@ import type { CniEnv, Env } from "./env.js";
 export interface PluginDeps {
   /** The helper client for this request (default: helper path resolved from env and the state dir, whose bin/ holds an extracted helper). */
   native(stateDir: string, env: Env): NativeClient;
+  /** Who starts IPAM plugins (default: Node's spawn; the CNI server's resident spawner). */
+  runProcess?: ProcessRunner | undefined;
   /** How long to wait for a busy lock before code 11 (default 10 s). */
   lockTimeoutMs?: number;
   /** This process's own netns (ADD into it is refused); default /proc/self/ns/net. */

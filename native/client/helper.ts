@@ -1,11 +1,10 @@
 // Runs accelnet-helper: one exec per batch, argv as an array (never a shell),
-// one JSON reply parsed and checked. This file and uevents.ts (the streaming
-// uevent-monitor) are the only TypeScript that spawns the helper (ESLint
-// keeps child_process inside native/client).
-import { spawn } from "node:child_process";
-
-import { childTimeout, describeSchedule } from "./child-timeout.js";
+// one JSON reply parsed and checked. The exec goes through a process runner
+// (run-process.ts: Node's spawn, or the CNI server's resident spawner);
+// native/client is the only TypeScript that spawns (ESLint keeps
+// child_process inside it).
 import type { Command, ResultsOf } from "./commands.js";
+import { nodeRunProcess, type ProcessRunner, type RunOutput } from "./run-process.js";
 
 export interface NativeClient {
   /**
@@ -21,6 +20,8 @@ export interface NativeClientOptions {
   sysfsRoot?: string;
   devRoot?: string;
   timeoutMs?: number;
+  /** Who starts the helper (default: Node's spawn; the CNI server's spawner, run-process.ts). */
+  runner?: ProcessRunner;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -93,15 +94,7 @@ export function helperArgv(opts: Omit<NativeClientOptions, "helperPath">, cmds: 
   return argv;
 }
 
-interface Exit {
-  stdout: string;
-  stderr: string;
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  /** At a timeout: what the helper was doing when it was killed (describeSchedule). */
-  timedOutAs?: string;
-}
+type Exit = RunOutput;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -169,44 +162,15 @@ export function interpretReply(helperPath: string, argv: readonly string[], coun
   });
 }
 
-function execHelper(helperPath: string, argv: readonly string[], timeoutMs: number): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(helperPath, argv, { stdio: ["ignore", "pipe", "pipe"], shell: false });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let size = 0;
-    let timedOut = false;
-    let timedOutAs: string | undefined;
-    const started = Date.now();
-    const timer = childTimeout(child.pid, timeoutMs, (schedule) => {
-      timedOut = true;
-      timedOutAs = `${Date.now() - started} ms, ${describeSchedule(schedule)}`;
-      child.kill("SIGKILL");
-    });
-    const collect = (into: Buffer[]) => (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_OUTPUT_BYTES) child.kill("SIGKILL");
-      else into.push(chunk);
-    };
-    child.stdout.on("data", collect(out));
-    child.stderr.on("data", collect(err));
-    child.on("error", (cause) => {
-      timer.clear();
-      const init = { argv, exitCode: null, signal: null, timedOut: false, stderr: "" };
-      reject(new NativeError(`Cannot run helper "${helperPath}": ${cause.message}`, init, { cause }));
-    });
-    child.on("close", (exitCode, signal) => {
-      timer.clear();
-      resolve({
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-        exitCode,
-        signal,
-        timedOut,
-        ...(timedOutAs === undefined ? {} : { timedOutAs }),
-      });
-    });
-  });
+/** One helper batch through `run`; a helper that cannot be started is a NativeError too. */
+async function execHelper(run: ProcessRunner, helperPath: string, argv: readonly string[], timeoutMs: number) {
+  try {
+    return await run({ path: helperPath, args: argv, timeoutMs, maxOutputBytes: MAX_OUTPUT_BYTES });
+  } catch (cause) {
+    const init = { argv, exitCode: null, signal: null, timedOut: false, stderr: "" };
+    const text = cause instanceof Error ? cause.message : String(cause);
+    throw new NativeError(`Cannot run helper "${helperPath}": ${text}`, init, { cause });
+  }
 }
 
 export function createNativeClient(opts: NativeClientOptions): NativeClient {
@@ -214,7 +178,7 @@ export function createNativeClient(opts: NativeClientOptions): NativeClient {
   return {
     async run<const C extends readonly Command<unknown>[]>(cmds: C): Promise<ResultsOf<C>> {
       const argv = helperArgv(opts, cmds);
-      const exit = await execHelper(opts.helperPath, argv, timeoutMs);
+      const exit = await execHelper(opts.runner ?? nodeRunProcess, opts.helperPath, argv, timeoutMs);
       return interpretReply(opts.helperPath, argv, cmds.length, exit) as ResultsOf<C>;
     },
   };

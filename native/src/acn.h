@@ -237,6 +237,9 @@ int acn_peer_cred(struct acn_ctx *ctx, const struct acn_opts *o);
 /* Streams until stdin EOF or SIGTERM; must be the only command of its invocation (main.c). */
 int acn_uevent_monitor(struct acn_ctx *ctx, const struct acn_opts *o);
 
+/* Resident mode `accelnet-helper spawner` (cmd_spawner.c): serves framed requests on stdin until EOF. */
+int acn_spawner_main(int argc, char **argv);
+
 /* Tracing to stderr, enabled by ACCELNET_HELPER_TRACE=1. */
 extern bool acn_trace_on;
 void acn_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -328,6 +328,9 @@ int main(int argc, char **argv)
 	if (acn_parent_death_arm(parent) < 0)
 		return EXIT_INTERNAL;
 	acn_trace_on = getenv("ACCELNET_HELPER_TRACE") && strcmp(getenv("ACCELNET_HELPER_TRACE"), "1") == 0;
+	/* Resident mode: a framed request loop for the CNI server, not a batch with one JSON reply. */
+	if (argc >= 2 && strcmp(argv[1], "spawner") == 0)
+		return acn_spawner_main(argc - 2, argv + 2);
 	acn_json_init(&results, results_buf, sizeof(results_buf));
 	acn_json_arr_open(&results, NULL);
 

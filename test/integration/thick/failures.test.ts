@@ -5,6 +5,7 @@
 //     JSON document (a result, or code 11 for a request the server dropped), then DEL of each attachment
 //     (through the fallback: the server is gone) and GC restore the host exactly;
 //   - a server restarted on the stale socket serves again;
+//   - the server's spawner (native/client/spawner.ts) SIGKILLed mid-request: the server serves on;
 //   - a rolling update (server A serving, A gets SIGTERM and drains, server B takes the socket) under a
 //     loop of ADD/DEL pairs: not one call fails;
 //   - a non-root client gets no service: nobody cannot reach the socket (the front end falls back and the
@@ -208,6 +209,64 @@ describe.skipIf(!ready)(
         expect(snapshot(w, pods)).toEqual(before);
       },
     );
+
+    /** Children of `ppid` whose command line contains `word`. */
+    function childrenOf(ppid: number, word = ""): number[] {
+      const pids: number[] = [];
+      for (const name of readdirSync("/proc")) {
+        if (!/^\d+$/.test(name)) continue;
+        try {
+          const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+          const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+          if (parent === ppid && readFileSync(`/proc/${name}/cmdline`, "latin1").includes(word))
+            pids.push(Number(name));
+        } catch {
+          // gone
+        }
+      }
+      return pids;
+    }
+
+    it("the server's spawner SIGKILLed while it runs a request: the server lives on, starts a new one, and the next ADDs and DELs succeed", async () => {
+      const w = world();
+      const pods = Array.from({ length: 4 }, (_, i) => fx.netns(`s${n}x${i}`));
+      const server = await ServerProcess.start(w.socket, w.log("a"));
+      try {
+        const [first] = childrenOf(server.pid, "spawner");
+        expect(first, "the server runs a spawner").toBeDefined();
+        const adds = pods.map((pod, i) => cni(w, "ADD", `s${i}`, pod));
+        // mid-request: once the spawner has started a helper or an IPAM plugin for one of them
+        const deadline = Date.now() + 20_000;
+        while (childrenOf(first as number).length === 0 && Date.now() < deadline) await sleep(1);
+        expect(childrenOf(first as number).length, "the spawner ran a child").toBeGreaterThan(0);
+        process.kill(first as number, "SIGKILL");
+        const results = await Promise.all(adds);
+        for (const [i, r] of results.entries()) {
+          // a result, or a CNI error for the request whose child died with the spawner
+          expect(r.json, `ADD s${i}: ${r.stdout}`).toBeDefined();
+          if (r.status !== 0) expect(r.json?.["code"], `ADD s${i}: ${r.stdout}`).toBeTypeOf("number");
+        }
+        expect(server.running).toBe(true);
+        expect(readLog(w.log("a")).some((l) => l.msg === "spawner died")).toBe(true);
+        for (const [i, pod] of pods.entries()) {
+          const del = await cni(w, "DEL", `s${i}`, pod);
+          expect(del.status, `DEL s${i}: ${del.stdout}`).toBe(0);
+        }
+        for (const [i, pod] of pods.entries()) {
+          const add = await cni(w, "ADD", `t${i}`, pod);
+          expect(add.status, `ADD t${i}: ${add.stdout}`).toBe(0);
+          const del = await cni(w, "DEL", `t${i}`, pod);
+          expect(del.status, `DEL t${i}: ${del.stdout}`).toBe(0);
+        }
+        const [second] = childrenOf(server.pid, "spawner");
+        expect(second, "a new spawner runs").toBeDefined();
+        expect(second).not.toBe(first);
+        const served = servedRequests(w.log("a")).filter((l) => l.containerID?.startsWith(`${w.tag}-t`));
+        expect(served.map((l) => l.exit)).toEqual(Array(8).fill(0));
+      } finally {
+        await server.stop();
+      }
+    });
 
     it("a server restarted on the stale socket of a killed one serves the next ADD and DEL", async () => {
       const w = world();

@@ -8,7 +8,7 @@
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { trustedTmpDir } from "../../../vitest.config.js";
-import { FRONT_END, ServerProcess, servedRequests, thickBuilt, versionThrough } from "./server-process.js";
+import { FRONT_END, readLog, ServerProcess, servedRequests, thickBuilt, versionThrough } from "./server-process.js";
 
 export default async function setup(): Promise<() => Promise<void>> {
   if (process.getuid?.() !== 0) throw new Error("the thick run needs root (the CNI server serves only root)");
@@ -48,7 +48,13 @@ export default async function setup(): Promise<() => Promise<void>> {
       `thick run: the server answered ${requests.length} requests (${requests.filter((r) => r.exit === 0).length} with exit 0), ` +
         `stopped with ${JSON.stringify(status)}\n`,
     );
+    // The server starts its children through its spawner (native/client/spawner.ts): a spawner that
+    // died, could not start or sent a request back to Node's spawn would have hidden here.
+    const spawnerTrouble = readLog(logFile).filter(
+      (l) => l.msg.startsWith("spawner ") || l.msg.includes("Node's spawn"),
+    );
     rmSync(base, { recursive: true, force: true });
+    if (spawnerTrouble.length > 0) throw new Error(`the server's spawner failed: ${JSON.stringify(spawnerTrouble)}`);
     if (status.code !== 0) throw new Error(`the CNI server did not stop cleanly on SIGTERM: ${JSON.stringify(status)}`);
   };
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { peerCred } from "../../../native/client/peer-cred.js";
+import { Spawner } from "../../../native/client/spawner.js";
 import { ABOUT, pluginDeps, pluginFuncs } from "../../../cni/plugin.js";
 import { createLogger } from "../../../cni/server/log.js";
 import { CniServer } from "../../../cni/server/server.js";
@@ -16,8 +16,10 @@ import { exchange, parseResponse, requestFrame } from "../../tools/cni-server-cl
 import { isRoot } from "../cni/netns-fixture.js";
 import { thickBuilt } from "./server-process.js";
 
-// The helper the packaged server runs for peer-cred (the release build).
-const HELPER = join(process.cwd(), "dist/accelnet-helper");
+// The server's peer check as the packaged server makes it: through its resident spawner
+// (native/client/spawner.ts), here the ASan/UBSan build of the helper. (Through the old per-connection
+// `peer-cred` exec, which hands the socket to the child as its fd 3, the ASan helper dropped connections.)
+const HELPER = join(process.cwd(), "dist/native/accelnet-helper-asan");
 const ready = isRoot && thickBuilt;
 
 describe.skipIf(!ready)(`CNI server shutdown (${ready ? "root" : "needs root and npm run build"})`, () => {
@@ -26,6 +28,9 @@ describe.skipIf(!ready)(`CNI server shutdown (${ready ? "root" : "needs root and
 
   it("serves every connection queued on the listener when shutdown starts, then stops", async () => {
     dir = mkdtempSync(join(tmpdir(), "acn-shutdown-"));
+    const troubles: string[] = [];
+    const spawner = new Spawner({ helperPath: HELPER, log: (m) => troubles.push(m) });
+    spawner.start();
     const socketPath = join(dir, "cni", "server.sock");
     const slots = new Slots(4, 64);
     const server = new CniServer(
@@ -35,7 +40,7 @@ describe.skipIf(!ready)(`CNI server shutdown (${ready ? "root" : "needs root and
         log: createLogger({ level: "error" }),
         requestTimeoutMs: 30_000,
         frameTimeoutMs: 10_000,
-        peerCred: (socket) => peerCred(HELPER, socket),
+        peerCred: (socket) => spawner.peerCred(socket),
       },
       socketPath,
     );
@@ -54,5 +59,7 @@ describe.skipIf(!ready)(`CNI server shutdown (${ready ? "root" : "needs root and
     }
     expect(await drained).toBe(true);
     await expect(exchange(socketPath, version)).rejects.toMatchObject({ code: "ENOENT" });
+    spawner.close();
+    expect(troubles).toEqual([]);
   });
 });
