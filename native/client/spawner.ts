@@ -25,6 +25,8 @@ import {
 
 const T = { spawn: 1, kill: 2, peerCred: 3, started: 0x81, exited: 0x82, cred: 0x83, error: 0x84 } as const;
 const F_SETSID = 1;
+/** Run a helper batch in the forked spawner itself, without an exec (spawner.h ACN_SP_F_BATCH). */
+const F_BATCH = 2;
 const X_OUTPUT_CAP = 1;
 /** native/src/spawner.h ACN_SP_FRAME_MAX: a longer request is run through the fallback instead. */
 const FRAME_MAX = 4 << 20;
@@ -94,8 +96,11 @@ function hasNul(s: string): boolean {
   return s.includes("\0");
 }
 
-/** The spawn request's payload, or null when it cannot be framed (a NUL in a string, too large). */
-export function encodeSpawn(opts: RunOptions): Buffer | null {
+/**
+ * The spawn request's payload, or null when it cannot be framed (a NUL in a string, too large).
+ * `batch`: the executable is the spawner's own helper, so the spawner runs the batch in its fork.
+ */
+export function encodeSpawn(opts: RunOptions, batch = false): Buffer | null {
   // path, then argv (argv[0] is the path, as Node's spawn sets it), then the environment
   const args = [opts.path, ...(opts.args ?? [])];
   const env = Object.entries(definedEnv(opts.env)).map(([k, v]) => `${k}=${v}`);
@@ -105,7 +110,7 @@ export function encodeSpawn(opts: RunOptions): Buffer | null {
   const stdin = Buffer.from(opts.stdin ?? "", "utf8");
   const cap = Math.min(opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_OUTPUT_BYTES);
   const w = new Writer()
-    .u8(opts.newSession === true ? F_SETSID : 0)
+    .u8((opts.newSession === true ? F_SETSID : 0) | (batch ? F_BATCH : 0))
     .u32(cap)
     .u32(args.length)
     .u32(env.length)
@@ -255,7 +260,8 @@ export class Spawner {
   }
 
   private async run(opts: RunOptions): Promise<RunOutput> {
-    const payload = encodeSpawn(opts);
+    // A helper batch costs no exec: the spawner is that helper, and forks itself to run it.
+    const payload = encodeSpawn(opts, opts.path === this.opts.helperPath);
     if (payload !== null) {
       try {
         return await this.runHere(opts, payload);

@@ -239,6 +239,8 @@ int acn_uevent_monitor(struct acn_ctx *ctx, const struct acn_opts *o);
 
 /* Resident mode `accelnet-helper spawner` (cmd_spawner.c): serves framed requests on stdin until EOF. */
 int acn_spawner_main(int argc, char **argv);
+/* One batch (argv as the helper's) and its reply on stdout: the exit code (main.c). */
+int acn_batch_main(int argc, char **argv);
 
 /* Tracing to stderr, enabled by ACCELNET_HELPER_TRACE=1. */
 extern bool acn_trace_on;

@@ -137,7 +137,7 @@ static int on_spawn(uint32_t id, struct acn_sp_reader *r)
 	inl = acn_sp_get_u32(r);
 	in = acn_sp_get_bytes(r, inl);
 	if (r->bad || r->left != 0 || argc == 0 || argc > ACN_SP_ARGS_MAX || envc > ACN_SP_ARGS_MAX ||
-	    (s.flags & ~ACN_SP_F_SETSID))
+	    (s.flags & ~(ACN_SP_F_SETSID | ACN_SP_F_BATCH)))
 		return acn_sp_send_error(id, EINVAL, "malformed spawn request");
 	if (cap == 0 || cap > ACN_SP_OUTPUT_MAX)
 		return acn_sp_send_error(id, EINVAL, "output cap %u not in 1-%u", cap, ACN_SP_OUTPUT_MAX);

@@ -318,19 +318,26 @@ static int run_batch(struct batch *b, struct acn_json *results)
 
 int main(int argc, char **argv)
 {
-	static struct batch b = { .failed = -1, .g = { .sysfs_root = "/sys", .dev_root = "/dev" } };
-	struct acn_json results;
-	bool version = false;
-	int first, code, i;
 	pid_t parent = getppid();
 
 	/* Nothing runs for a caller that is gone, and nothing outlives it (parent_death.c). */
 	if (acn_parent_death_arm(parent) < 0)
 		return EXIT_INTERNAL;
-	acn_trace_on = getenv("ACCELNET_HELPER_TRACE") && strcmp(getenv("ACCELNET_HELPER_TRACE"), "1") == 0;
 	/* Resident mode: a framed request loop for the CNI server, not a batch with one JSON reply. */
 	if (argc >= 2 && strcmp(argv[1], "spawner") == 0)
 		return acn_spawner_main(argc - 2, argv + 2);
+	return acn_batch_main(argc, argv);
+}
+
+/* One batch and its JSON reply: the helper's exec, or a child the spawner forked without an exec. */
+int acn_batch_main(int argc, char **argv)
+{
+	static struct batch b = { .failed = -1, .g = { .sysfs_root = "/sys", .dev_root = "/dev" } };
+	struct acn_json results;
+	bool version = false;
+	int first, code, i;
+
+	acn_trace_on = getenv("ACCELNET_HELPER_TRACE") && strcmp(getenv("ACCELNET_HELPER_TRACE"), "1") == 0;
 	acn_json_init(&results, results_buf, sizeof(results_buf));
 	acn_json_arr_open(&results, NULL);
 

@@ -30,6 +30,8 @@ enum acn_sp_type {
 
 /* spawn flags */
 #define ACN_SP_F_SETSID 1u
+/* Run a helper batch (argv[1..]) in the forked spawner itself, without an exec; `path` is ignored. */
+#define ACN_SP_F_BATCH 2u
 /* exited flags */
 #define ACN_SP_X_OUTPUT_CAP 1u
 

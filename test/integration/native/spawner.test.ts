@@ -43,13 +43,16 @@ function u32(...v: number[]): Buffer {
   return b;
 }
 
-function spawnPayload(argv: string[], opts: { env?: string[]; stdin?: string; setsid?: boolean; cap?: number } = {}) {
+function spawnPayload(
+  argv: string[],
+  opts: { env?: string[]; stdin?: string; setsid?: boolean; batch?: boolean; cap?: number } = {},
+) {
   const env = opts.env ?? ["PATH=/usr/bin:/bin"];
   // path, argv (argv[0] = path), env
   const strings = Buffer.from([argv[0]!, ...argv, ...env].map((s) => `${s}\0`).join(""));
   const stdin = Buffer.from(opts.stdin ?? "");
   return Buffer.concat([
-    Buffer.from([opts.setsid ? 1 : 0]),
+    Buffer.from([(opts.setsid ? 1 : 0) | (opts.batch ? 2 : 0)]),
     u32(opts.cap ?? 1 << 20, argv.length, env.length, strings.length),
     strings,
     u32(stdin.length),
@@ -245,13 +248,37 @@ describe.skipIf(!isRoot)("accelnet-helper spawner, raw frames (ASan)", () => {
     await raw.end();
   });
 
-  it("kills a child whose output passes its cap", async () => {
+  it("kills a child whose output passes its cap, with its process group", async () => {
     raw = new Raw();
-    raw.send(frame(13, 1, spawnPayload(["/bin/sh", "-c", "head -c 100000 /dev/zero; sleep 1000"], { cap: 1000 })));
+    // In a group of its own: the shell may have started `sleep` (which holds the pipe) by the time the
+    // spawner reads past the cap, and only a group kill reaches it.
+    const argv = ["/bin/sh", "-c", "head -c 100000 /dev/zero; sleep 1000"];
+    raw.send(frame(13, 1, spawnPayload(argv, { cap: 1000, setsid: true })));
     expect((await raw.next()).type).toBe(0x81);
     const x = exitedOf(await raw.next());
     expect(x).toMatchObject({ signal: 9, capped: true });
     expect(x.stdout.length).toBeLessThanOrEqual(1000);
+    await raw.end();
+  });
+
+  it("runs a helper batch in its own fork, without an exec: the path is not even looked at", async () => {
+    raw = new Raw();
+    // A path that does not exist: an exec would fail with ENOENT; the batch flag runs the helper's code.
+    const argv = ["/nonexistent/accelnet-helper", "link-show", "name=lo"];
+    raw.send(frame(14, 1, spawnPayload(argv, { batch: true })));
+    expect((await raw.next()).type).toBe(0x81);
+    const x = exitedOf(await raw.next());
+    expect(x).toMatchObject({ code: 0, signal: 0, capped: false });
+    expect(JSON.parse(x.stdout)).toMatchObject({ ok: true, results: [{ link: { name: "lo", index: 1 } }] });
+    // A batch that fails answers as the exec'd helper does: exit 2 and the reason in the reply.
+    raw.send(frame(15, 1, spawnPayload(["x", "no-such-command"], { batch: true })));
+    expect((await raw.next()).type).toBe(0x81);
+    const bad = exitedOf(await raw.next());
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      ok: false,
+      error: { message: /unknown command "no-such-command"/ },
+    });
     await raw.end();
   });
 
@@ -331,6 +358,19 @@ describe.skipIf(!isRoot)("Spawner (native/client/spawner.ts) over the ASan helpe
   ];
   for (const [name, opts] of cases) {
     it(`runProcess() gives what Node's spawn gives: ${name}`, async () => {
+      expect(await spawner.runProcess(opts)).toEqual(await nodeRunProcess(opts));
+    });
+  }
+
+  // The spawner's own helper: run in its fork instead of an exec, with the same answer.
+  const batches: [string, readonly string[]][] = [
+    ["a batch", ["link-show", "name=lo"]],
+    ["--version", ["--version"]],
+    ["a refused batch", ["link-show", "name=a/b"]],
+  ];
+  for (const [name, args] of batches) {
+    it(`runProcess() of the helper itself gives what its exec gives: ${name}`, async () => {
+      const opts = { path: HELPER_ASAN, args, env: { PATH: "/usr/bin:/bin" }, timeoutMs: 5000 };
       expect(await spawner.runProcess(opts)).toEqual(await nodeRunProcess(opts));
     });
   }
