@@ -54,6 +54,7 @@ function jobScript(file: string): string {
     `cd ${guestRepoMount} || exit 120`,
     "export HOME=/tmp ACCELNET_LAB=1 NO_COLOR=1 CI=1",
     ...helperOverride(),
+    ...killSeed(),
     `exec ${node} node_modules/vitest/vitest.mjs run --config test/lab/guest/vitest.config.ts --configLoader native \\`,
     `  --reporter=default --reporter=json --outputFile.json=${guestResultsMount}/report.json ${file}`,
     "",
@@ -73,6 +74,19 @@ function helperOverride(): string[] {
   }
   if (!existsSync(path.join(repoRoot, override))) throw new Error(`ACCELNET_LAB_HELPER: ${override} does not exist`);
   return [`export ACCELNET_LAB_HELPER=${override}`];
+}
+
+/**
+ * ACCELNET_LAB_KILL_SEED=<decimal> replays guest/kill-campaign.test.ts with the seed a failed run
+ * printed. Digits only: it is written into the guest's job script.
+ */
+function killSeed(): string[] {
+  const seed = process.env.ACCELNET_LAB_KILL_SEED;
+  if (seed === undefined || seed === "") return [];
+  if (!/^\d{1,10}$/.test(seed) || Number(seed) > 0xffffffff) {
+    throw new Error(`ACCELNET_LAB_KILL_SEED must be a decimal integer below 2^32, got ${seed}`);
+  }
+  return [`export ACCELNET_LAB_KILL_SEED=${seed}`];
 }
 
 interface VitestJsonReport {
