@@ -19,7 +19,17 @@ export interface PackagedRun {
   ms: number;
 }
 
-const TOKEN_VAR = "ACN_TEST_RUN_TOKEN";
+/** Every process of one call inherits this variable (the helper and IPAM get the plugin's environment). */
+export const TOKEN_VAR = "ACN_TEST_RUN_TOKEN";
+
+/** A call's stdout: the result or the CNI error; undefined when empty, { unparsable } when not JSON. */
+export function parseCniStdout(stdout: string): Record<string, unknown> | undefined {
+  try {
+    return stdout.trim() === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>);
+  } catch {
+    return { unparsable: stdout };
+  }
+}
 
 export function runPackaged(
   env: Record<string, string>,
@@ -42,13 +52,7 @@ export function runPackaged(
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), killAfterMs);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      let out: Record<string, unknown> | undefined;
-      try {
-        out = stdout.trim() === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>);
-      } catch {
-        out = { unparsable: stdout };
-      }
-      done({ code, signal, out, stdout, ms: Date.now() - started, token });
+      done({ code, signal, out: parseCniStdout(stdout), stdout, ms: Date.now() - started, token });
     });
   });
 }

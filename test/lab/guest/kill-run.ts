@@ -5,15 +5,14 @@
 // call never races an orphan of the killed one.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { parseCniStdout, TOKEN_VAR } from "../../integration/cni/packaged-run.js";
 import { repoRoot } from "./prelude.js";
 
-export const cniPluginPath = path.join(repoRoot, "dist/accelnet");
+// The host suites' call token and its wait: every process of a call carries it.
+export { settled } from "../../integration/cni/packaged-run.js";
 
-/** Every process of one call inherits this variable (the helper and IPAM get the plugin's environment). */
-const TOKEN_VAR = "ACN_LAB_KILL_TOKEN";
+export const cniPluginPath = path.join(repoRoot, "dist/accelnet");
 
 export interface KillableRun {
   code: number | null;
@@ -54,36 +53,14 @@ export function runPlugin(env: Record<string, string>, stdin: string, killAfterM
           }, killAfterMs);
     child.once("close", (code, signal) => {
       clearTimeout(timer);
-      let out: Record<string, unknown> | undefined;
-      try {
-        out = stdout.trim() === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>);
-      } catch {
-        out = { unparsable: stdout };
-      }
-      resolve({ code, signal, out, stderr, ms: Math.round(performance.now() - started), token });
+      resolve({
+        code,
+        signal,
+        out: parseCniStdout(stdout),
+        stderr,
+        ms: Math.round(performance.now() - started),
+        token,
+      });
     });
   });
-}
-
-function runningWith(token: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/environ`, "latin1").includes(`${TOKEN_VAR}=${token}`)) pids.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
-
-/** Waits (bounded) until no process of the call with `token` runs any more. */
-export async function settled(token: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let pids = runningWith(token); pids.length > 0; pids = runningWith(token)) {
-    if (Date.now() > deadline)
-      throw new Error(`processes ${pids.join(", ")} of call ${token} still run after ${timeoutMs} ms`);
-    await sleep(20);
-  }
 }
