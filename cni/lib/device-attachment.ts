@@ -165,11 +165,22 @@ export function recordState(req: CniRequest, mode: string, data: DeviceData, und
   };
 }
 
-/** Writes the Device Information file (runtimeConfig.CNIDeviceInfoFile) and pushes its undo. */
-export function addDeviceInfo(req: CniRequest, path: string, info: DeviceInfo, undo: UndoStack): DeviceInfoRecord {
-  const record = writeDeviceInfo(path, info, req.env);
-  undo.push(`device info file "${record.path}"`, () => Promise.resolve(restoreDeviceInfo(record, req.log)));
-  return record;
+/**
+ * Writes the Device Information file (runtimeConfig.CNIDeviceInfoFile). Before the file is touched, its
+ * undo is pushed and `keep` stores what DEL needs (the mode's state, saved): a kill during the write
+ * leaves a record to restore from.
+ */
+export function addDeviceInfo(
+  req: CniRequest,
+  path: string,
+  info: DeviceInfo,
+  undo: UndoStack,
+  keep: (record: DeviceInfoRecord) => void,
+): void {
+  writeDeviceInfo(path, info, req.env, (record) => {
+    undo.push(`device info file "${record.path}"`, () => Promise.resolve(restoreDeviceInfo(record, req.log)));
+    keep(record);
+  });
 }
 
 // ---------------------------------------------------------------- DEL and GC

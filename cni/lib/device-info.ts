@@ -8,10 +8,11 @@
 // node's root a symlink), and the file is opened, replaced and removed through that handle without
 // following a symlink. DEL walks again: a directory that turned into a symlink or changed hands after
 // ADD is left alone (a warning), so root never writes back through it.
-import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { CniError, errorCode, errorMessage } from "./errors.js";
 import { codeForFsError } from "./errno.js";
 import { isObject, isString } from "./is.js";
+import { processStartTime } from "./lock.js";
 import type { Logger } from "./log.js";
 import { writeFileAtomic } from "./state.js";
 import { fdPath } from "./trusted-dir.js";
@@ -88,13 +89,16 @@ function ioFailure(action: string, path: string, err: unknown): CniError {
 
 /**
  * Creates or updates the file (`env` gives the allowed directories, trusted-paths.ts); returns what DEL
- * needs to undo it. Missing directories are created by handle, each checked before anything is made
- * in it; the new content replaces the file by rename, which never follows a symlink.
+ * needs to undo it, and hands it to `planned` first, before the file is touched: an ADD killed in the
+ * middle of the write (a temporary file made, or the new content renamed into place) leaves a state
+ * that says how to undo it. Missing directories are created by handle, each checked before anything is
+ * made in it; the new content replaces the file by rename, which never follows a symlink.
  */
 export function writeDeviceInfo(
   path: string,
   info: DeviceInfo,
   env: Readonly<Record<string, string | undefined>>,
+  planned: (record: DeviceInfoRecord) => void = () => undefined,
 ): DeviceInfoRecord {
   let dir;
   try {
@@ -105,12 +109,14 @@ export function writeDeviceInfo(
   }
   try {
     const previous = readIfExists(dir.dirFd, dir.name, path);
+    const record = { path, previous, root: dir.root };
+    planned(record);
     try {
       writeFileAtomic(fdPath(dir.dirFd, dir.name), deviceInfoContent(info, previous), 0o644);
     } catch (err) {
       throw ioFailure("write", path, err);
     }
-    return { path, previous, root: dir.root };
+    return record;
   } finally {
     closeSync(dir.dirFd);
   }
@@ -131,6 +137,7 @@ export function restoreDeviceInfo(record: DeviceInfoRecord, log: Logger): void {
     return;
   }
   try {
+    removeAbandonedTemporaries(dir.dirFd, dir.name, log);
     const target = fdPath(dir.dirFd, dir.name);
     if (record.previous === null) unlinkSync(target);
     else writeFileAtomic(target, record.previous, 0o644);
@@ -138,5 +145,24 @@ export function restoreDeviceInfo(record: DeviceInfoRecord, log: Logger): void {
     if (errorCode(err) !== "ENOENT" || record.previous !== null) throw ioFailure("restore", record.path, err);
   } finally {
     closeSync(dir.dirFd);
+  }
+}
+
+/**
+ * The temporary files of this file's atomic writes (`<name>.tmp-<pid>-<random>`, state.ts) whose writer
+ * is dead: an ADD or DEL killed between creating one and renaming it into place leaves it behind.
+ */
+function removeAbandonedTemporaries(dirFd: number, name: string, log: Logger): void {
+  const prefix = `${name}.tmp-`;
+  for (const entry of readdirSync(fdPath(dirFd, "."))) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = /^(\d+)-[0-9a-f]*$/.exec(entry.slice(prefix.length))?.[1];
+    if (pid === undefined || processStartTime(Number(pid)) !== null) continue;
+    try {
+      unlinkSync(fdPath(dirFd, entry));
+      log.debug(`removed the abandoned temporary file "${entry}" of a device info file`);
+    } catch (err) {
+      if (errorCode(err) !== "ENOENT") log.warning(`Cannot remove "${entry}": ${errorMessage(err)}`);
+    }
   }
 }

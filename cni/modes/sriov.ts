@@ -281,7 +281,10 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
           // 6. The Device Information file, then the complete state; the result goes out after it.
           if (conf.deviceInfoFile !== undefined) {
             const info = { type: "pci" as const, pci: { "pci-address": vf.addr, "pf-pci-address": vf.pfAddr } };
-            data.deviceInfo = addDeviceInfo(req, conf.deviceInfoFile, info, undo);
+            addDeviceInfo(req, conf.deviceInfoFile, info, undo, (kept) => {
+              data.deviceInfo = kept;
+              record.save();
+            });
           }
           fault("device-info");
           record.complete(result);

@@ -315,7 +315,10 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
                 ...(dev.pfPciAddress === null ? {} : { "pf-pci-address": dev.pfPciAddress }),
               },
             };
-            data.deviceInfo = addDeviceInfo(req, conf.deviceInfoFile, info, undo);
+            addDeviceInfo(req, conf.deviceInfoFile, info, undo, (kept) => {
+              data.deviceInfo = kept;
+              record.save();
+            });
           }
           fault("device-info");
           record.complete(result);

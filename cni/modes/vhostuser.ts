@@ -25,7 +25,7 @@ import {
 } from "../lib/attachment.js";
 import { prevInterfaceOf } from "../lib/check.js";
 import { addDeviceInfo } from "../lib/device-attachment.js";
-import { restoreDeviceInfo, type DeviceInfoRecord } from "../lib/device-info.js";
+import { restoreDeviceInfo, type DeviceInfo, type DeviceInfoRecord } from "../lib/device-info.js";
 import { CniCode, CniError, errorMessage } from "../lib/errors.js";
 import { macFrom, optionalChoice, optionalMtu } from "../lib/fields.js";
 import { lockTimeout, validAttachments } from "../lib/gc.js";
@@ -300,12 +300,11 @@ export async function add(req: CniRequest): Promise<Result> {
         // 7. Device info: "mode" is the application's role (it is the server when OVS is the client).
         if (conf.deviceInfoFile !== undefined) {
           const mode = conf.socketMode === "client" ? "server" : "client";
-          data.deviceInfo = addDeviceInfo(
-            req,
-            conf.deviceInfoFile,
-            { type: "vhost-user", "vhost-user": { mode, path: data.socketPath } },
-            undo,
-          );
+          const info: DeviceInfo = { type: "vhost-user", "vhost-user": { mode, path: data.socketPath } };
+          addDeviceInfo(req, conf.deviceInfoFile, info, undo, (kept) => {
+            data.deviceInfo = kept;
+            save();
+          });
         }
         data.complete = true;
         store.write(newAttachmentState(req, "vhostuser", data, result));

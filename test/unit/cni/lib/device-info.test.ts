@@ -61,6 +61,35 @@ describe("device info files", () => {
     expect(readFileSync(updated, "utf8")).toBe("from the device plugin");
   });
 
+  it("writeDeviceInfo() hands over its record before it touches the file: a kill there leaves DEL what to restore", () => {
+    const path = join(dir, "c.json");
+    writeFileSync(path, "from the device plugin");
+    let planned: unknown;
+    const record = writeDeviceInfo(path, pci, env(), (r) => {
+      planned = structuredClone(r);
+      // Nothing written yet when the record is handed over.
+      expect(readFileSync(path, "utf8")).toBe("from the device plugin");
+    });
+    expect(planned).toEqual(record);
+    // An ADD killed after the record and before (or after) the rename: DEL restores from the record.
+    restoreDeviceInfo(record, silentLogger);
+    expect(readFileSync(path, "utf8")).toBe("from the device plugin");
+  });
+
+  it("restoreDeviceInfo() removes the file's temporary files whose writer is dead, and no one else's", () => {
+    const path = join(dir, "d.json");
+    const record = writeDeviceInfo(path, pci, env());
+    // A writer killed between creating its temporary file and the rename (state.ts writeFileAtomic's names).
+    const dead = `d.json.tmp-${2 ** 22 + 1}-ab12`;
+    const live = `d.json.tmp-${process.pid}-cd34`;
+    for (const name of [dead, live, "other.json.tmp-4194305-ef56"]) writeFileSync(join(dir, name), "{");
+    restoreDeviceInfo(record, silentLogger);
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(join(dir, dead))).toBe(false);
+    expect(existsSync(join(dir, live))).toBe(true);
+    expect(existsSync(join(dir, "other.json.tmp-4194305-ef56"))).toBe(true);
+  });
+
   it("writeDeviceInfo() refuses an untrusted directory before creating anything in it (code 7)", () => {
     mkdirSync(join(dir, "open"), { mode: 0o777 });
     chmodSync(join(dir, "open"), 0o777);
