@@ -4,7 +4,7 @@
  *
  * Conventions (STYLE.md Part 2): functions are acn_<object>_<verb>, return 0
  * or -errno, and describe a failure in the struct acn_err they are handed.
- * Only main.c writes the reply and picks the exit code.
+ * Only batch.c writes the reply and picks the exit code.
  */
 #ifndef ACN_H
 #define ACN_H
@@ -234,12 +234,12 @@ int acn_vdpa_dev_del(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_netns_create(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_netns_delete(struct acn_ctx *ctx, const struct acn_opts *o);
 int acn_peer_cred(struct acn_ctx *ctx, const struct acn_opts *o);
-/* Streams until stdin EOF or SIGTERM; must be the only command of its invocation (main.c). */
+/* Streams until stdin EOF or SIGTERM; must be the only command of its invocation (batch.c). */
 int acn_uevent_monitor(struct acn_ctx *ctx, const struct acn_opts *o);
 
 /* Resident mode `accelnet-helper spawner` (cmd_spawner.c): serves framed requests on stdin until EOF. */
 int acn_spawner_main(int argc, char **argv);
-/* One batch (argv as the helper's) and its reply on stdout: the exit code (main.c). */
+/* One batch (argv as the helper's) and its reply on stdout: the exit code (batch.c). */
 int acn_batch_main(int argc, char **argv);
 
 /* Tracing to stderr, enabled by ACCELNET_HELPER_TRACE=1. */

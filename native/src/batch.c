@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * One helper batch (acn_batch_main, run by main.c or in a fork of the spawner): the command table, batch parsing (every
+ * One helper batch (acn_batch_main, run by main.c or in a fork of the spawner):
+ * the command table, batch parsing (every
  * command validated before the first runs), execution in order until the
  * first failure, and the one JSON reply. Only this file writes the reply and
  * picks the exit code (PROTOCOL.md): 0 ok, 1 a command failed, 2 invalid

@@ -5,7 +5,7 @@
  * command that writes to stdout before the reply: a `{"ready":true}` line
  * once the socket is bound, one line per relevant event (uevent.c decides),
  * and `{"lost":true}` when the kernel dropped events (receive queue full) or
- * sent one too large for the buffer; main.c then writes the ordinary reply
+ * sent one too large for the buffer; batch.c then writes the ordinary reply
  * as the last line.
  *
  * Uevents are per namespace: net-class events reach only sockets in the
