@@ -14,7 +14,7 @@ import { codeForFsError } from "./errno.js";
 import { isObject, isString } from "./is.js";
 import { processStartTime } from "./lock.js";
 import type { Logger } from "./log.js";
-import { writeFileAtomic } from "./state.js";
+import { atomicTmpPid, writeFileAtomic } from "./state.js";
 import { fdPath } from "./trusted-dir.js";
 import { deviceInfoNotRegular, deviceInfoRoots, DEVINFO_ROOTS, openDeviceInfoDir } from "./trusted-paths.js";
 
@@ -153,11 +153,9 @@ export function restoreDeviceInfo(record: DeviceInfoRecord, log: Logger): void {
  * is dead: an ADD or DEL killed between creating one and renaming it into place leaves it behind.
  */
 function removeAbandonedTemporaries(dirFd: number, name: string, log: Logger): void {
-  const prefix = `${name}.tmp-`;
   for (const entry of readdirSync(fdPath(dirFd, "."))) {
-    if (!entry.startsWith(prefix)) continue;
-    const pid = /^(\d+)-[0-9a-f]*$/.exec(entry.slice(prefix.length))?.[1];
-    if (pid === undefined || processStartTime(Number(pid)) !== null) continue;
+    const pid = atomicTmpPid(entry, name);
+    if (pid === null || processStartTime(pid) !== null) continue;
     try {
       unlinkSync(fdPath(dirFd, entry));
       log.debug(`removed the abandoned temporary file "${entry}" of a device info file`);

@@ -12,7 +12,7 @@ import { errorMessage } from "./errors.js";
 import { lockCompanionPid, lockTmpPid, processStartTime, removeStaleLock, type LockOptions } from "./lock.js";
 import type { Logger } from "./log.js";
 import { OwnerMarkers, sameAttachment, withDeviceLock } from "./owner.js";
-import { stateFileName, StateStore } from "./state.js";
+import { atomicTmpPid, stateFileName, StateStore } from "./state.js";
 
 /** How old a leftover temporary file of a live pid must be before GC takes it for abandoned. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
@@ -32,13 +32,6 @@ function remove(path: string, log: Logger): void {
   } catch (err) {
     log.warning(`Cannot remove leftover "${path}": ${errorMessage(err)}`);
   }
-}
-
-/** `<file>.tmp-<pid>-<random>` (state.ts writeFileAtomic): its pid, or null for any other name. */
-function atomicTmpPid(name: string, file?: string): number | null {
-  const m = /^(.+)\.tmp-(\d+)-[0-9a-f]*$/.exec(name);
-  if (m === null || (file !== undefined && m[1] !== file)) return null;
-  return Number(m[2]);
 }
 
 function abandoned(path: string, pid: number | null): boolean {

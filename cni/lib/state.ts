@@ -53,6 +53,16 @@ function ioError(action: string, path: string, err: unknown): CniError {
   return new CniError(codeForFsError(err), `Cannot ${action} "${path}": ${errorMessage(err)}`, { cause: err });
 }
 
+/**
+ * A temporary file of writeFileAtomic (`<file>.tmp-<pid>-<random>`): its writer's pid, or null for any
+ * other name (or a temporary file of another `file` when one is given).
+ */
+export function atomicTmpPid(name: string, file?: string): number | null {
+  const m = /^(.+)\.tmp-(\d+)-[0-9a-f]*$/.exec(name);
+  if (m === null || (file !== undefined && m[1] !== file)) return null;
+  return Number(m[2]);
+}
+
 /** Writes `data` to `path` atomically: a crash leaves the old file or the new one, never half of one. */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   const dir = join(path, "..");
