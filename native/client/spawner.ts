@@ -82,14 +82,19 @@ class Writer {
     this.parts.push(b);
     return this;
   }
-  frame(id: number, type: number): Buffer {
-    const body = Buffer.concat(this.parts);
-    const head = Buffer.alloc(9);
-    head.writeUInt32LE(body.length + 5, 0);
-    head.writeUInt32LE(id, 4);
-    head.writeUInt8(type, 8);
-    return Buffer.concat([head, body]);
+  /** The payload written so far. */
+  body(): Buffer {
+    return Buffer.concat(this.parts);
   }
+}
+
+/** One request frame: u32 length (of what follows), u32 id, u8 type, payload (PROTOCOL.md). */
+function frame(id: number, type: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUInt32LE(payload.length + 5, 0);
+  head.writeUInt32LE(id, 4);
+  head.writeUInt8(type, 8);
+  return Buffer.concat([head, payload]);
 }
 
 function hasNul(s: string): boolean {
@@ -118,8 +123,8 @@ export function encodeSpawn(opts: RunOptions, batch = false): Buffer | null {
     .bytes(strings)
     .u32(stdin.length)
     .bytes(stdin);
-  const frame = w.frame(0, T.spawn);
-  return frame.length - 4 > FRAME_MAX ? null : frame.subarray(9);
+  const payload = w.body();
+  return payload.length + 5 > FRAME_MAX ? null : payload;
 }
 
 export class Spawner {
@@ -245,11 +250,7 @@ export class Spawner {
     const child = this.ensure();
     if (child?.stdin === null || child === undefined) return false;
     this.pending.set(id, p);
-    const head = Buffer.alloc(9);
-    head.writeUInt32LE(payload.length + 5, 0);
-    head.writeUInt32LE(id, 4);
-    head.writeUInt8(type, 8);
-    child.stdin.write(Buffer.concat([head, payload]));
+    child.stdin.write(frame(id, type, payload));
     return true;
   }
 
@@ -328,8 +329,8 @@ export class Spawner {
       .u32(target)
       .u32(constants.signals.SIGKILL)
       .u8(group ? 1 : 0)
-      .frame(this.id(), T.kill);
-    child.stdin.write(payload);
+      .body();
+    child.stdin.write(frame(this.id(), T.kill, payload));
   }
 
   /**
@@ -348,7 +349,7 @@ export class Spawner {
     if (typeof fd !== "number" || fd < 0) return Promise.resolve().then(fallback);
     return new Promise<PeerCred>((resolve, reject) => {
       const id = this.id();
-      const sent = this.send(id, T.peerCred, new Writer().u32(fd).frame(0, 0).subarray(9), {
+      const sent = this.send(id, T.peerCred, new Writer().u32(fd).body(), {
         onStarted: () => undefined,
         onExited: () => undefined,
         onCred: (c) => {
