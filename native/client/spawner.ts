@@ -89,7 +89,7 @@ class Writer {
 }
 
 /** One request frame: u32 length (of what follows), u32 id, u8 type, payload (PROTOCOL.md). */
-function frame(id: number, type: number, payload: Buffer): Buffer {
+export function frame(id: number, type: number, payload: Buffer): Buffer {
   const head = Buffer.alloc(9);
   head.writeUInt32LE(payload.length + 5, 0);
   head.writeUInt32LE(id, 4);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { nodeRunProcess, type RunOptions } from "../../../native/client/run-process.js";
-import { Spawner } from "../../../native/client/spawner.js";
+import { frame, Spawner } from "../../../native/client/spawner.js";
 import { HELPER_ASAN, isRoot, requireHelper } from "./_netns.js";
 
 const SANITIZERS = {
@@ -27,14 +27,6 @@ interface Reply {
   id: number;
   type: number;
   body: Buffer;
-}
-
-function frame(id: number, type: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUInt32LE(payload.length + 5, 0);
-  head.writeUInt32LE(id, 4);
-  head.writeUInt8(type, 8);
-  return Buffer.concat([head, payload]);
 }
 
 function u32(...v: number[]): Buffer {
