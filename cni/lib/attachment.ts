@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
 import { lockTimeout } from "./gc.js";
 import type { ProcessRunner } from "../../native/client/run-process.js";
-import { callIpam, type IpamCommand } from "./ipam.js";
+import { callIpam, ipamOnlyBooksAddresses, type IpamCommand } from "./ipam.js";
 import { stateDirVersionCache, type IpamVersionCache } from "./ipam-versions.js";
 import { isObject } from "./is.js";
 import { clearAttachmentLeftovers } from "./leftovers.js";
@@ -159,6 +159,36 @@ export async function ipamAdd(req: CniRequest, type: string, result: Result, und
   return ipam.version;
 }
 
+/**
+ * `work` (the kernel work ADD does before IPAM) and IPAM ADD, returning what each returned. When the
+ * plugin only books addresses (ipam.ts) and `fresh` (no complete attachment holds this containerID and
+ * ifname, whose name `work` is expected to find taken before IPAM books a second address for it), the
+ * two run side by side: they share nothing, and the plugin's exec is ADD's longest wait. Otherwise
+ * `work` first, as the reference plugins do. Both have ended before either's error is thrown, so each
+ * one's undo is on the stack when ADD unwinds; `work`'s error wins.
+ */
+export async function ipamAddBeside<T>(
+  req: CniRequest,
+  type: string | undefined,
+  result: Result,
+  undo: UndoStack,
+  fresh: boolean,
+  work: () => Promise<T>,
+): Promise<[T, string | null]> {
+  if (type === undefined) return [await work(), null];
+  if (fresh && ipamOnlyBooksAddresses(type)) return bothSettled(work(), ipamAdd(req, type, result, undo));
+  const value = await work();
+  return [value, await ipamAdd(req, type, result, undo)];
+}
+
+/** Both values once both have settled; the first's error, else the second's. */
+async function bothSettled<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
+}
+
 /** IPAM DEL with a config and environment (ADD's, or a stored attachment's). */
 export async function ipamDel(
   type: string,
@@ -214,10 +244,11 @@ async function ipamDelWithoutState(req: CniRequest, type: string): Promise<void>
 }
 
 /**
- * DEL under the attachment lock: IPAM DEL first (always attempted), then `removeDevice` with the stored
- * state (null when there is none), then the state and whatever an interrupted ADD of this attachment left
- * (leftovers.ts). An IPAM failure is thrown after the device is removed and keeps the state, so the
- * runtime's retry of DEL still finds it.
+ * DEL under the attachment lock: IPAM DEL (always attempted) and `removeDevice` with the stored state
+ * (null when there is none), then the state and whatever an interrupted ADD of this attachment left
+ * (leftovers.ts). IPAM DEL runs first, as the reference plugins order it, unless the plugin only books
+ * addresses (ipam.ts): then the two run side by side. An IPAM failure is thrown after the device is
+ * removed and keeps the state, so the runtime's retry of DEL still finds it.
  */
 export async function deleteAttachment(
   req: CniRequest,
@@ -227,12 +258,35 @@ export async function deleteAttachment(
   const store = new StateStore(req.stateDir);
   await withAttachmentLock(req, async () => {
     const state = store.read(req.containerID, req.ifname);
-    const ipamError = await ipamDelForDel(req, ipamType, state);
-    await removeDevice(state);
+    const type = delIpamType(state, ipamType);
+    let ipamError: CniError | undefined;
+    if (type !== undefined && ipamOnlyBooksAddresses(type)) {
+      [, ipamError] = await bothSettled(removeDevice(state), ipamDelForDel(req, ipamType, state));
+    } else {
+      ipamError = await ipamDelForDel(req, ipamType, state);
+      await removeDevice(state);
+    }
     if (ipamError !== undefined) throw ipamError;
     store.remove(req.containerID, req.ifname); // only after the device was removed or restored
     await clearAttachmentLeftovers(req.stateDir, req.containerID, req.ifname, lockTimeout(req), req.log);
   });
+}
+
+/** The `ipam.type` of the config a stored attachment was added with (undefined: none). Throws what the parse throws. */
+function storedIpamType(state: AttachmentState): string | undefined {
+  const stored: unknown = JSON.parse(state.config);
+  if (!isObject(stored)) return undefined;
+  return parseNetConf(stored, { forDel: true }).ipamType; // path fields never fail a DEL parse
+}
+
+/** The IPAM type DEL releases: the stored config's, else the request's; undefined when unreadable. */
+function delIpamType(state: AttachmentState | null, requestType: string | undefined): string | undefined {
+  if (state === null) return requestType;
+  try {
+    return storedIpamType(state);
+  } catch {
+    return undefined; // ipamDelFromState reports it, in the reference order
+  }
 }
 
 /**
@@ -246,13 +300,11 @@ export async function ipamDelFromState(
   netns = "",
   runner?: ProcessRunner,
 ): Promise<void> {
-  const stored: unknown = JSON.parse(state.config);
-  if (!isObject(stored)) return;
-  const conf = parseNetConf(stored, { forDel: true }); // only ipam.type is used; path fields never fail it
-  if (conf.ipamType === undefined) return;
+  const type = storedIpamType(state);
+  if (type === undefined) return;
   const known = state.data["ipamVersion"];
   await ipamDel(
-    conf.ipamType,
+    type,
     state.config,
     {
       ...env,

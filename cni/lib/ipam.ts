@@ -75,6 +75,18 @@ export function findPlugin(type: string, cniPath: string | undefined): string {
   throw new CniError(CniCode.InvalidConfig, `Cannot find IPAM plugin "${type}": not in CNI_PATH "${cniPath ?? ""}"`);
 }
 
+/**
+ * IPAM plugins that only book addresses in a store of their own and never use CNI_NETNS or the
+ * interface: their ADD and DEL may run beside the kernel work (attachment.ts). Any other plugin runs in
+ * the reference plugins' order, interface first on ADD and IPAM first on DEL: dhcp, for one, talks DHCP
+ * over the interface, so its ADD needs the link and its DEL must still see it.
+ */
+const BOOKS_ONLY = new Set(["host-local", "static"]);
+
+export function ipamOnlyBooksAddresses(type: string): boolean {
+  return BOOKS_ONLY.has(type);
+}
+
 /** Set in every IPAM plugin's environment; an accelnet started with it refuses to run (dispatch.ts). */
 export const DELEGATED_ENV = "ACCELNET_DELEGATED";
 

@@ -2,7 +2,8 @@
 // Field names are the reference macvlan plugin's: master, mode, mtu, mac, linkInContainer, bcqueuelen,
 // ipam, dns. Kernel work goes through the helper in batches: ADD is one batch to create the link
 // (two when `master` is absent and the default-route interface must be found), the IPAM exec, then one
-// batch to configure addresses, sysctls, up and routes. DEL is the IPAM exec plus one batch.
+// batch to configure addresses, sysctls, up and routes. DEL is the IPAM exec plus one batch. An IPAM
+// plugin that only books addresses (host-local, static) runs beside the create and beside DEL's batch.
 // No lock is held on the master: creating a macvlan is one atomic kernel operation under a name no one
 // else uses (a random temporary name in the pod netns), so concurrent ADDs on one master need none.
 // The link is undone by identity (its ifindex, in the netns recorded at ADD, checked by inode), never by
@@ -11,7 +12,7 @@
 import { cmd, NativeError, type Link, type MacvlanMode, type NativeClient } from "../../native/client/index.js";
 import {
   deleteAttachment,
-  ipamAdd,
+  ipamAddBeside,
   ipamCheck,
   ipamDelFromState,
   ipamStatus,
@@ -117,7 +118,8 @@ export async function add(req: CniRequest): Promise<Result> {
       const previous = store.read(req.containerID, req.ifname);
       const tmpName = `acntmp${randomHex(4)}`;
       const data: MacvlanData = { master, masterNetns, mode: conf.mode, ipamVersion: null, tmpName, complete: false };
-      if (previous === null || previous.data["complete"] === false) {
+      const fresh = previous === null || previous.data["complete"] === false;
+      if (fresh) {
         if (previous !== null) await deleteRecordedLink(native, previous, req.netns, req.log);
         store.write(newAttachmentState(req, "macvlan", data));
         undo.push(`state of "${req.containerID}/${req.ifname}"`, () => {
@@ -129,57 +131,18 @@ export async function add(req: CniRequest): Promise<Result> {
       // 2. One batch: check the netns, read the master, create the macvlan under a temporary name in the
       //    pod netns, rename it to CNI_IFNAME (the reference's order; EEXIST when the name is taken). Its
       //    undo deletes it by ifindex, from the moment the create command returned it.
-      const layer2 = conf.net.ipamType === undefined;
-      const create = [
-        cmd.netnsCheck({ path: req.netns }),
-        cmd.linkShow({ name: master, ...opt("netns", masterNetns) }),
-        cmd.macvlanAdd({
-          netns: req.netns,
-          master,
-          name: tmpName,
-          mode: conf.mode,
-          ...opt("masterNetns", masterNetns),
-          ...opt("mac", conf.mac),
-          ...opt("mtu", conf.mtu === 0 ? undefined : conf.mtu),
-          ...opt("bcqueuelen", conf.bcqueuelen),
-        }),
-        cmd.linkRename({ netns: req.netns, name: tmpName, newname: req.ifname }),
-        // Layer 2 only (no IPAM): nothing else to configure, so bring it up in the same batch.
-        ...(layer2 ? [cmd.linkUp({ netns: req.netns, name: req.ifname })] : []),
-      ] as const;
-      let link: Link;
-      try {
-        const results = await native.run(create);
-        pushDeleteLink(undo, native, req.netns, results[2].link.index);
-        link = results[3].link;
-      } catch (err) {
-        const created =
-          err instanceof NativeError ? (err.completed[2] as { link?: Link } | undefined)?.link : undefined;
-        if (created !== undefined) pushDeleteLink(undo, native, req.netns, created.index);
-        // No reply (the helper timed out or crashed): it may have created the link before it died. A
-        // macvlan under the random temporary name is ours.
-        else if (!(err instanceof NativeError) || err.index === null) {
-          undo.push(`macvlan "${tmpName}" in netns "${req.netns}"`, () =>
-            deleteUnrecordedLink(native, req.netns, tmpName, req.log),
-          );
-        }
-        throw createError(err, req, conf, master);
-      }
+      // 3. IPAM ADD, beside the create when the plugin only books addresses; its undo is IPAM DEL.
+      const result: Result = { interfaces: [], ips: [], routes: [], dns: conf.net.dns };
+      const [link, ipamVersion] = await ipamAddBeside(req, conf.net.ipamType, result, undo, fresh, () =>
+        createLink(native, undo, req, conf, master, masterNetns, tmpName),
+      );
       data.ifindex = link.index;
+      data.ipamVersion = ipamVersion;
+      result.interfaces.push(interfaceOf(req, link));
 
-      const result: Result = {
-        interfaces: [interfaceOf(req, link)],
-        ips: [],
-        routes: [],
-        dns: conf.net.dns,
-      };
-
-      // 3. IPAM ADD; its undo is IPAM DEL. 4. One batch inside the netns: notify sysctls, addresses, up,
-      //    routes. Their effects die with the link, so the link's undo covers them.
-      if (conf.net.ipamType !== undefined) {
-        data.ipamVersion = await ipamAdd(req, conf.net.ipamType, result, undo);
-        await configureInterface(native, req, result);
-      }
+      // 4. One batch inside the netns: notify sysctls, addresses, up, routes. Their effects die with the
+      //    link, so the link's undo covers them.
+      if (conf.net.ipamType !== undefined) await configureInterface(native, req, result);
 
       // 5. The complete state before the result is printed: DEL, CHECK and GC rely on it.
       data.complete = true;
@@ -188,6 +151,52 @@ export async function add(req: CniRequest): Promise<Result> {
       return result;
     });
   });
+}
+
+/** The create batch of ADD step 2; pushes the link's undo as soon as the link may exist. */
+async function createLink(
+  native: NativeClient,
+  undo: UndoStack,
+  req: CniRequest,
+  conf: MacvlanConf,
+  master: string,
+  masterNetns: string | undefined,
+  tmpName: string,
+): Promise<Link> {
+  const layer2 = conf.net.ipamType === undefined;
+  const create = [
+    cmd.netnsCheck({ path: req.netns }),
+    cmd.linkShow({ name: master, ...opt("netns", masterNetns) }),
+    cmd.macvlanAdd({
+      netns: req.netns,
+      master,
+      name: tmpName,
+      mode: conf.mode,
+      ...opt("masterNetns", masterNetns),
+      ...opt("mac", conf.mac),
+      ...opt("mtu", conf.mtu === 0 ? undefined : conf.mtu),
+      ...opt("bcqueuelen", conf.bcqueuelen),
+    }),
+    cmd.linkRename({ netns: req.netns, name: tmpName, newname: req.ifname }),
+    // Layer 2 only (no IPAM): nothing else to configure, so bring it up in the same batch.
+    ...(layer2 ? [cmd.linkUp({ netns: req.netns, name: req.ifname })] : []),
+  ] as const;
+  try {
+    const results = await native.run(create);
+    pushDeleteLink(undo, native, req.netns, results[2].link.index);
+    return results[3].link;
+  } catch (err) {
+    const created = err instanceof NativeError ? (err.completed[2] as { link?: Link } | undefined)?.link : undefined;
+    if (created !== undefined) pushDeleteLink(undo, native, req.netns, created.index);
+    // No reply (the helper timed out or crashed): it may have created the link before it died. A
+    // macvlan under the random temporary name is ours.
+    else if (!(err instanceof NativeError) || err.index === null) {
+      undo.push(`macvlan "${tmpName}" in netns "${req.netns}"`, () =>
+        deleteUnrecordedLink(native, req.netns, tmpName, req.log),
+      );
+    }
+    throw createError(err, req, conf, master);
+  }
 }
 
 function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -3,7 +3,7 @@
 // registered before its output is read, and input the runtime chokes on. Concurrency and kill -9 run
 // the packaged executable, one process per call as a runtime does (macvlan-kill.test.ts).
 // After each case nothing is left: links, host-local reservations, files in the state dir.
-import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createNativeClient } from "../../../native/client/index.js";
@@ -154,6 +154,68 @@ describe.skipIf(!ready)("accelnet macvlan DEL always makes progress (real netns,
       const conf = confOf({ ipam: { type: "acn-bad-ipam", subnet: "10.78.0.0/16", dataDir: w.ipamDir } });
       const add = await cni("ADD", conf);
       expect(add.out?.["code"], JSON.stringify(add.out)).toBe(102);
+      expectNothingLeft();
+    });
+  });
+
+  describe("IPAM beside the kernel work when it only books addresses, in the reference order otherwise", () => {
+    // A wrapper IPAM plugin in binDir (first in CNI_PATH): it notes in `seen` what it finds of CNI_IFNAME
+    // in CNI_NETNS, then runs the real host-local with the same stdin and environment.
+    const seenFile = () => join(w.fx.dir, "seen");
+    const seen = () => {
+      try {
+        return readFileSync(seenFile(), "utf8").trim().split("\n");
+      } catch {
+        return [];
+      }
+    };
+    const wrapper = (name: string, probe: string) => {
+      const path = join(binDir, name);
+      const has = `nsenter --net="$CNI_NETNS" ip link show "$CNI_IFNAME" >/dev/null 2>&1`;
+      writeFileSync(
+        path,
+        `#!/bin/sh\nhas() { ${has}; }\nlink() { if has; then echo present; else echo absent; fi; }\n${probe}\nexec /usr/lib/cni/host-local\n`,
+      );
+      chmodSync(path, 0o755);
+    };
+    const note = (what: string) => `echo "$CNI_COMMAND ${what}" >> ${seenFile()}`;
+
+    it("host-local's DEL runs while the link goes: the link is gone before host-local has ended", async () => {
+      // Waits up to 3 s for the link to go: it goes only if the removal does not wait for this DEL.
+      wrapper(
+        "host-local",
+        `if [ "$CNI_COMMAND" = DEL ]; then i=0; while has && [ $i -lt 150 ]; do sleep 0.02; i=$((i+1)); done; ${note("$(link)")}; fi`,
+      );
+      expect((await cni("ADD", confOf())).code).toBe(0);
+      expect(podLinks()).toEqual(["net1"]);
+      expect((await cni("DEL", confOf())).code).toBe(0);
+      expect(seen()).toEqual(["DEL absent"]);
+      expectNothingLeft();
+    });
+
+    it("host-local's ADD beside a create that fails: its reservation is released, nothing is left", async () => {
+      wrapper("host-local", note("ran"));
+      ip("-n", w.pod.split("/").pop() ?? "", "link", "add", "net1", "type", "veth", "peer", "name", "net1p");
+      try {
+        const add = await cni("ADD", confOf());
+        expect(add.out?.["code"], JSON.stringify(add.out)).toBe(104);
+        // It ran beside the create (the create refuses before IPAM otherwise), and its undo ran.
+        expect(seen()).toEqual(["ADD ran", "DEL ran"]);
+        expect(reserved()).toEqual([]);
+        expect(podLinks().sort()).toEqual(["net1", "net1p"]);
+        expect(filesUnder(w.stateDir).filter(isAttachmentFile)).toEqual([]);
+      } finally {
+        ip("-n", w.pod.split("/").pop() ?? "", "link", "del", "net1");
+      }
+    });
+
+    it("any other IPAM plugin (dhcp needs the link) sees the link at its ADD and still at its DEL", async () => {
+      // The DEL probe waits 300 ms first: a removal running beside it would be over by then.
+      wrapper("acn-link-ipam", `[ "$CNI_COMMAND" = DEL ] && sleep 0.3; ${note("$(link)")}`);
+      const conf = confOf({ ipam: { type: "acn-link-ipam", subnet: "10.78.0.0/16", dataDir: w.ipamDir } });
+      expect((await cni("ADD", conf)).code).toBe(0);
+      expect((await cni("DEL", conf)).code).toBe(0);
+      expect(seen()).toEqual(["ADD present", "DEL present"]);
       expectNothingLeft();
     });
   });
