@@ -6,10 +6,11 @@
 // unique name (only one reclaimer can win the rename), and if the renamed file turns out to be a fresh
 // lock taken in between (token differs), it is linked back. Waiting is bounded: after `timeoutMs`
 // the caller gets CNI code 11 (try again later).
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { randomHex } from "./random.js";
+import { removeFile } from "./state.js";
 import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
 import { codeForFsError } from "./errno.js";
 import { isObject } from "./is.js";
@@ -91,7 +92,7 @@ function tryCreate(path: string, owner: LockOwner): boolean {
     if (errorCode(err) === "EEXIST") return false;
     throw err;
   } finally {
-    rmSync(tmp, { force: true });
+    removeFile(tmp);
   }
 }
 
@@ -114,7 +115,7 @@ function reclaim(path: string, stale: LockOwner): void {
       // accept: its release() finds no file and does nothing.
     }
   }
-  rmSync(aside, { force: true });
+  removeFile(aside);
 }
 
 /**
@@ -171,7 +172,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
     path,
     release() {
       const current = readOwner(path);
-      if (current !== null && current.token === owner.token) rmSync(path, { force: true });
+      if (current !== null && current.token === owner.token) removeFile(path);
     },
   };
 }

@@ -9,7 +9,7 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
+  unlinkSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -63,6 +63,15 @@ export function atomicTmpPid(name: string, file?: string): number | null {
   return Number(m[2]);
 }
 
+/** Removes the file at `path`; one already gone is fine (rmSync's `force`, without its two stat calls). */
+export function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (errorCode(err) !== "ENOENT") throw err;
+  }
+}
+
 /**
  * Writes `data` to `path` atomically: a crash leaves the old file or the new one, never half of one.
  * The data is synced before the rename; the directory is not. A power loss may then undo the rename,
@@ -83,7 +92,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   try {
     renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    removeFile(tmp);
     throw err;
   }
 }
@@ -117,7 +126,7 @@ export class StateStore {
   remove(containerID: string, ifname: string): void {
     const path = this.path(containerID, ifname);
     try {
-      rmSync(path, { force: true });
+      removeFile(path);
     } catch (err) {
       throw ioError("remove state", path, err);
     }
