@@ -6,9 +6,10 @@
 // ADD steps (names for ACCELNET_TEST_FAULT; each fault fires right after its step succeeded):
 //   resolve, lock, snapshot, vf-mac, vf-vlan, vf-spoofchk, vf-trust, vf-link_state, vf-rate,
 //   kernel mode only: tmp-netns, move-tmp, altname, move-pod, mac, mtu;
-//   then ipam, configure (kernel mode), device-info, done.
+//   then ipam, configure (kernel mode), device-info, done. An IPAM plugin that only books addresses
+//   (host-local, static) runs beside the steps from vf-mac to mtu; `ipam` fires once both have ended.
 import { cmd, type Link, type NativeClient, type Vf } from "../../native/client/index.js";
-import { ipamAdd, ipamCheck, requireNetns, withAttachmentLock } from "../lib/attachment.js";
+import { ipamAddBeside, ipamCheck, requireNetns, withAttachmentLock } from "../lib/attachment.js";
 import { netdevDiffers, prevInterfaceOf, showPodNetdev } from "../lib/check.js";
 import { configureInterface } from "../lib/configure.js";
 import {
@@ -223,29 +224,27 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
           // 4. VF settings through the PF, in one round trip, each read back (the MAC compared). The undo
           //    is pushed first: it compares with the snapshot, so it also covers the settings of a batch
           //    that stopped half-way (or whose helper died) and leaves the others alone.
-          const wanted = VF_SETTING_ORDER.flatMap((name) => {
-            const setting = wantedSetting(conf.settings, name);
-            return setting === undefined ? [] : [{ name, setting }];
-          });
-          if (wanted.length > 0) {
-            const names = wanted.map((w) => w.name);
-            undo.push(`VF ${vf.index} ${names.join(", ")} on "${vf.pfNetdev}"`, async () => {
-              await restoreVfSettings(platform, native, vf, vfSnapshot, names, req.log);
-            });
-            await applyVfSettings(
-              platform,
-              native,
-              vf,
-              wanted.map((w) => w.setting),
-            );
-          }
-          for (const { name } of wanted) fault(`vf-${name}`);
-
           // 5. Kernel mode: the netdev into the pod through a temporary netns, MAC, MTU. DPDK: no netdev.
-          const result: Result = { interfaces: [], ips: [], routes: [], dns: conf.net.dns };
-          let mac: string | undefined = conf.settings.mac ?? nonZero(vfSnapshot.mac);
-          let mtu: number | undefined = undefined;
-          if (netdev !== null) {
+          const setUpVf = async (): Promise<{ mac?: string | undefined; mtu?: number | undefined }> => {
+            const wanted = VF_SETTING_ORDER.flatMap((name) => {
+              const setting = wantedSetting(conf.settings, name);
+              return setting === undefined ? [] : [{ name, setting }];
+            });
+            if (wanted.length > 0) {
+              const names = wanted.map((w) => w.name);
+              undo.push(`VF ${vf.index} ${names.join(", ")} on "${vf.pfNetdev}"`, async () => {
+                await restoreVfSettings(platform, native, vf, vfSnapshot, names, req.log);
+              });
+              await applyVfSettings(
+                platform,
+                native,
+                vf,
+                wanted.map((w) => w.setting),
+              );
+            }
+            for (const { name } of wanted) fault(`vf-${name}`);
+            if (netdev === null)
+              return { mac: conf.settings.mac ?? nonZero(vfSnapshot.mac), mtu: await pfMtu(native, vf) };
             const link = await moveNetdevIn({
               native,
               undo,
@@ -260,11 +259,14 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
               locate: locateBy(native, vf.addr),
               owns: ownsBy(vf.addr),
             });
-            mac = link.mac ?? undefined;
-            mtu = link.mtu;
-          } else {
-            mtu = await pfMtu(native, vf);
-          }
+            return { mac: link.mac ?? undefined, mtu: link.mtu };
+          };
+
+          // 4-5, then IPAM ADD; beside them when the plugin only books addresses (attachment.ts). Its undo
+          // is IPAM DEL.
+          const result: Result = { interfaces: [], ips: [], routes: [], dns: conf.net.dns };
+          const [{ mac, mtu }, ipamVersion] = await ipamAddBeside(req, conf.net.ipamType, result, undo, true, setUpVf);
+          data.ipamVersion = ipamVersion;
           result.interfaces.push({
             name: req.ifname,
             ...(mac === undefined ? {} : { mac }),
@@ -272,7 +274,6 @@ export function createSriovMode(opts: SriovOptions = {}): SriovMode {
             sandbox: req.netns,
             pciID: vf.addr,
           });
-          if (conf.net.ipamType !== undefined) data.ipamVersion = await ipamAdd(req, conf.net.ipamType, result, undo);
           fault("ipam");
           // arp_notify/ndisc_notify, addresses, up, routes: their effects leave with the netdev.
           if (netdev !== null) await configureInterface(native, req, result);

@@ -18,8 +18,10 @@
 // ADD steps (names for ACCELNET_TEST_FAULT; each fault fires right after its step succeeded):
 //   resolve, lock, snapshot, rebind; vhost: config-mac, vhost-info;
 //   virtio: tmp-netns, move-tmp, altname, move-pod, mac, mtu; then ipam, configure, device-info, done.
+//   An IPAM plugin that only books addresses (host-local, static) runs beside the steps after rebind;
+//   `ipam` fires once both have ended.
 import type { NativeClient, VdpaDevice } from "../../native/client/index.js";
-import { ipamAdd, ipamCheck, requireNetns, withAttachmentLock } from "../lib/attachment.js";
+import { ipamAddBeside, ipamCheck, requireNetns, withAttachmentLock } from "../lib/attachment.js";
 import { netdevDiffers, prevInterfaceOf, showPodNetdev } from "../lib/check.js";
 import { configureInterface } from "../lib/configure.js";
 import {
@@ -256,54 +258,57 @@ export function createVdpaMode(opts: VdpaOptions = {}): VdpaMode {
           }
           fault("rebind");
 
-          const result: Result = { interfaces: [], ips: [], routes: [], dns: conf.net.dns };
+          // 5. The device for the pod (setUpDevice), then IPAM ADD; beside it when the plugin only books
+          //    addresses (attachment.ts). Its undo is IPAM DEL. The addresses go on the netdev (virtio) or
+          //    into the result only (vhost: the app sets them).
           const intf: Interface = { name: req.ifname, sandbox: req.netns };
-          if (driver === "vhost") {
-            // 5a. vhost: the MAC in config space, then the device as the workload will see it (ioctls).
-            if (conf.mac !== undefined && shown.mac?.toLowerCase() !== conf.mac) {
-              undo.push(`MAC of vDPA device "${dev.name}"`, () => restoreConfigMac(native, data));
-              data.macSet = true;
+          const setUpDevice = async (): Promise<void> => {
+            if (driver === "vhost") {
+              // 5a. vhost: the MAC in config space, then the device as the workload will see it (ioctls).
+              if (conf.mac !== undefined && shown.mac?.toLowerCase() !== conf.mac) {
+                undo.push(`MAC of vDPA device "${dev.name}"`, () => restoreConfigMac(native, data));
+                data.macSet = true;
+                record.save();
+                await setVdpaConfigMac(native, dev.name, shown.mgmtdev, conf.mac);
+              }
+              fault("config-mac");
+              const info = await readVhostInfo(native, dev.name, conf.mac);
+              data.chardev = info.path;
               record.save();
-              await setVdpaConfigMac(native, dev.name, shown.mgmtdev, conf.mac);
+              if (info.mac !== null) intf.mac = info.mac;
+              if (info.mtu !== null) intf.mtu = info.mtu;
+              intf.socketPath = info.path;
+              fault("vhost-info");
+            } else {
+              // 5b. virtio: the netdev into the pod through a temporary netns, MAC, MTU.
+              data.netdev = originalNetdev ?? (await snapshotVirtioNetdev(native, dev)); // a rebind made a new one
+              record.save();
+              const link = await moveNetdevIn({
+                native,
+                undo,
+                log: req.log,
+                snapshot: data.netdev,
+                podNetns: req.netns,
+                ifname: req.ifname,
+                tmpNetns: data.tmpNetns as string,
+                mac: conf.mac,
+                mtu: conf.mtu,
+                fault,
+                locate: hostNetdevOf(roots, dev.name),
+              });
+              if (link.mac !== null) intf.mac = link.mac;
+              intf.mtu = link.mtu;
             }
-            fault("config-mac");
-            const info = await readVhostInfo(native, dev.name, conf.mac);
-            data.chardev = info.path;
-            record.save();
-            if (info.mac !== null) intf.mac = info.mac;
-            if (info.mtu !== null) intf.mtu = info.mtu;
-            intf.socketPath = info.path;
-            fault("vhost-info");
-          } else {
-            // 5b. virtio: the netdev into the pod through a temporary netns, MAC, MTU.
-            data.netdev = originalNetdev ?? (await snapshotVirtioNetdev(native, dev)); // a rebind made a new one
-            record.save();
-            const link = await moveNetdevIn({
-              native,
-              undo,
-              log: req.log,
-              snapshot: data.netdev,
-              podNetns: req.netns,
-              ifname: req.ifname,
-              tmpNetns: data.tmpNetns as string,
-              mac: conf.mac,
-              mtu: conf.mtu,
-              fault,
-              locate: hostNetdevOf(roots, dev.name),
-            });
-            if (link.mac !== null) intf.mac = link.mac;
-            intf.mtu = link.mtu;
-          }
+          };
+          const result: Result = { interfaces: [], ips: [], routes: [], dns: conf.net.dns };
+          [, data.ipamVersion] = await ipamAddBeside(req, conf.net.ipamType, result, undo, true, setUpDevice);
           if (dev.pciAddress !== null) intf.pciID = dev.pciAddress;
           result.interfaces.push(intf);
-
-          // 6. IPAM; the addresses go on the netdev (virtio) or into the result only (vhost: the app sets them).
-          if (conf.net.ipamType !== undefined) data.ipamVersion = await ipamAdd(req, conf.net.ipamType, result, undo);
           fault("ipam");
           if (driver === "virtio") await configureInterface(native, req, result);
           fault("configure");
 
-          // 7. The Device Information file, then the complete state; the result goes out after it.
+          // 6. The Device Information file, then the complete state; the result goes out after it.
           if (conf.deviceInfoFile !== undefined) {
             const info = {
               type: "vdpa" as const,
