@@ -33,6 +33,12 @@ const FRAME_MAX = 4 << 20;
 /** A reply is a frame of at most 16 MiB of output plus its fields. */
 const REPLY_MAX = (16 << 20) + 4096;
 const RETRY_MS = 5_000;
+/**
+ * How long the spawner may take to answer a request at all (started, cred or error). It answers as soon
+ * as it has read one (a fork, or one pidfd_getfd), in well under a second even with 64 requests queued:
+ * one that does not answer in this time is stuck, and everything sent to it would wait for ever.
+ */
+const ANSWER_MS = 10_000;
 
 const signalNames = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
@@ -45,6 +51,8 @@ export interface SpawnerOptions {
   fallback?: ProcessRunner;
   /** Reads the peer when the spawner cannot (default: none; the request fails). */
   peerCredFallback?: (socket: Socket) => Promise<PeerCred>;
+  /** A spawner that leaves a request unanswered this long is killed and replaced (default ANSWER_MS). */
+  answerMs?: number;
 }
 
 /** An `error` reply: the spawner's errno (ENOENT for a missing executable) and its text. */
@@ -131,6 +139,8 @@ export class Spawner {
   private child: ChildProcess | undefined;
   private running = false; // the 'spawn' event came: requests written now may have run
   private readonly pending = new Map<number, Pending>();
+  /** Requests sent and not answered yet, with the timer that kills a spawner stuck on them. */
+  private readonly unanswered = new Map<number, NodeJS.Timeout>();
   private nextId = 1;
   private buffered: Buffer = Buffer.alloc(0);
   private retryAt = 0;
@@ -193,6 +203,8 @@ export class Spawner {
     }
     const failed = [...this.pending.values()];
     this.pending.clear();
+    for (const timer of this.unanswered.values()) clearTimeout(timer);
+    this.unanswered.clear();
     const reason = ran
       ? new Error(`accelnet-helper spawner (pid ${child.pid}) ${err.message} while running this request`)
       : new SpawnerUnavailable(`accelnet-helper spawner cannot start: ${err.message}`);
@@ -218,6 +230,8 @@ export class Spawner {
   private onFrame(f: Buffer): void {
     const id = f.readUInt32LE(0);
     const type = f.readUInt8(4);
+    clearTimeout(this.unanswered.get(id));
+    this.unanswered.delete(id);
     const p = this.pending.get(id);
     if (p === undefined) {
       if (type === T.error) this.opts.log("spawner refused a request", { id, error: errorText(f) });
@@ -251,6 +265,17 @@ export class Spawner {
     if (child?.stdin === null || child === undefined) return false;
     this.pending.set(id, p);
     child.stdin.write(frame(id, type, payload));
+    const answerMs = this.opts.answerMs ?? ANSWER_MS;
+    const timer = setTimeout(() => {
+      this.unanswered.delete(id);
+      if (this.child !== child) return;
+      // Its requests fail through lost() ("exited with SIGKILL while running this request"): the runtime
+      // retries, and the next request starts a new spawner.
+      this.opts.log("spawner did not answer: restarting it", { pid: child.pid, id, afterMs: answerMs });
+      child.kill("SIGKILL");
+    }, answerMs);
+    timer.unref();
+    this.unanswered.set(id, timer);
     return true;
   }
 

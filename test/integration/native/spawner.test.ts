@@ -403,6 +403,30 @@ describe.skipIf(!isRoot)("Spawner (native/client/spawner.ts) over the ASan helpe
     expect(logs).toContain("spawner died");
   });
 
+  it("a spawner that stops answering is killed after answerMs: its request fails, the next runs on a new one", async () => {
+    const said: string[] = [];
+    const quick = new Spawner({ helperPath: HELPER_ASAN, log: (m) => said.push(m), answerMs: 300 });
+    try {
+      // A child that outlives answerMs is not a stuck spawner: the deadline is for its first answer only.
+      const slow = await quick.runProcess({ path: "/bin/sh", args: ["-c", "sleep 0.6; echo slow"], timeoutMs: 5000 });
+      expect(slow.stdout).toBe("slow\n");
+      const stuck = quick.pid!;
+      process.kill(stuck, "SIGSTOP");
+      const started = Date.now();
+      await expect(quick.runProcess({ path: "/bin/echo", args: ["lost"], timeoutMs: 60_000 })).rejects.toThrow(
+        /spawner \(pid \d+\) exited with SIGKILL while running this request/,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(said).toContain("spawner did not answer: restarting it");
+      expect(await gone(stuck)).toBe(true);
+      const out = await quick.runProcess({ path: "/bin/echo", args: ["again"], timeoutMs: 5000 });
+      expect(out.stdout).toBe("again\n");
+      expect(quick.pid).not.toBe(stuck);
+    } finally {
+      quick.close();
+    }
+  });
+
   it("falls back to Node's spawn, and says so, when the spawner cannot start", async () => {
     const said: string[] = [];
     const broken = new Spawner({ helperPath: join(dir, "no-helper"), log: (m) => said.push(m) });
