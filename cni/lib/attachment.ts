@@ -1,7 +1,7 @@
 // Mechanisms every mode uses for one attachment (containerID + ifname): the netns check, its lock, its
 // state record, the state dir probe of STATUS, and IPAM ADD/DEL/CHECK/STATUS with the request's config
 // or a stored one. Device-mode mechanisms (owner markers, restore, reconcile) are in device-attachment.ts.
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
 import { lockTimeout } from "./gc.js";
@@ -15,7 +15,7 @@ import type { Logger } from "./log.js";
 import { parseNetConf } from "./netconf.js";
 import { netnsInode } from "./owner.js";
 import type { Result } from "./result.js";
-import { StateStore, STATE_FORMAT, writeFileAtomic, type AttachmentState } from "./state.js";
+import { removeFile, StateStore, STATE_FORMAT, writeFileAtomic, type AttachmentState } from "./state.js";
 import { ensureTrustedDir } from "./trusted-paths.js";
 import type { UndoStack } from "./undo.js";
 import { atLeast, isSupportedVersion } from "./versions.js";
@@ -51,7 +51,7 @@ export function probeStateDir(stateDir: string): void {
   const probe = join(dir, `.status-probe-${process.pid}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileAtomic(probe, "");
-  rmSync(probe, { force: true });
+  removeFile(probe);
 }
 
 /** Runs `fn` holding the attachment's lock (containerID + ifname). */

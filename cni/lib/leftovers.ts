@@ -6,13 +6,13 @@
 // - temporary files of atomic writes (`<file>.tmp-<pid>-<random>`) of its record and of markers;
 // - lock files (and their `.tmp`/`.stale` companions) of processes that are dead.
 // DEL clears its own attachment's leftovers holding its lock; GC also sweeps every dead process's files.
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { errorMessage } from "./errors.js";
 import { lockCompanionPid, lockTmpPid, processStartTime, removeStaleLock, type LockOptions } from "./lock.js";
 import type { Logger } from "./log.js";
 import { OwnerMarkers, sameAttachment, withDeviceLock } from "./owner.js";
-import { atomicTmpPid, stateFileName, StateStore } from "./state.js";
+import { atomicTmpPid, removeFile, stateFileName, StateStore } from "./state.js";
 
 /** How old a leftover temporary file of a live pid must be before GC takes it for abandoned. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
@@ -27,7 +27,7 @@ function names(dir: string): string[] {
 
 function remove(path: string, log: Logger): void {
   try {
-    rmSync(path, { force: true });
+    removeFile(path);
     log.debug(`removed leftover "${path}"`);
   } catch (err) {
     log.warning(`Cannot remove leftover "${path}": ${errorMessage(err)}`);

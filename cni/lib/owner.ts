@@ -10,13 +10,13 @@
 //   marker names someone else (the device was reclaimed) leave the device alone.
 // - A marker is stale when its netns no longer exists (path gone, no longer an nsfs mount, or another
 //   inode). Claiming a device with a stale marker first runs `reclaim` (restore from its state).
-import { readdirSync, readFileSync, rmSync, mkdirSync, statfsSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, mkdirSync, statfsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniCode, CniError, errorCode, errorMessage } from "./errors.js";
 import { codeForFsError } from "./errno.js";
 import { isObject, isString } from "./is.js";
 import { hostObjectLockPath, withLock, type LockOptions } from "./lock.js";
-import { writeFileAtomic } from "./state.js";
+import { removeFile, writeFileAtomic } from "./state.js";
 
 export interface DeviceOwner {
   containerID: string;
@@ -103,7 +103,7 @@ export class OwnerMarkers {
   release(key: string, who: Pick<DeviceOwner, "containerID" | "ifname">): void {
     const current = this.read(key);
     if (current === null || !sameAttachment(current, who)) return;
-    rmSync(this.path(key), { force: true });
+    removeFile(this.path(key));
   }
 
   /** Every marker: [key, owner]. */
