@@ -4,7 +4,7 @@
 // VfPlatform seam), since a veth has no PF. The plugin runs in-process through the dispatcher.
 // Also: a differential against the reference /usr/lib/cni/host-device for the result shape.
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createNativeClient, NativeError, type NativeClient, type Vf } from "../../../native/client/index.js";
@@ -116,7 +116,7 @@ describe.skipIf(!ready)(`accelnet sriov with a veth standing in for a VF (${read
   });
 
   /** The plugin in-process with the stand-in platform, its helper client made by `native`. */
-  const callerWith = (native: () => NativeClient) =>
+  const callerWith = (native: () => NativeClient, cniPath = "/usr/lib/cni") =>
     cniCaller(() => ({
       funcs: modeFuncs(createRegistry([macvlan, createSriovMode({ platform })]), { isVdpaDevice: () => false }),
       deps: { native },
@@ -125,7 +125,7 @@ describe.skipIf(!ready)(`accelnet sriov with a veth standing in for a VF (${read
         CNI_CONTAINERID: `${fx.prefix}ctr`,
         CNI_NETNS: pod,
         CNI_IFNAME: "net1",
-        CNI_PATH: "/usr/lib/cni",
+        CNI_PATH: cniPath,
       },
     }));
   const cni = callerWith(() => createNativeClient({ helperPath: HELPER }));
@@ -270,6 +270,29 @@ describe.skipIf(!ready)(`accelnet sriov with a veth standing in for a VF (${read
     expect(hostState()).toEqual(before);
     expect(platform.vf.vlan).toBe(0);
     expect(fx.reservedIps(ipamDir, "sriovnet")).toEqual([]);
+  });
+
+  it("host-local runs beside the move: when the move fails (net1 taken), its reservation is released too", async () => {
+    // A host-local in front of the real one that notes each call; the sequential order never called it.
+    const bin = join(fx.dir, "bin");
+    const seen = join(fx.dir, "seen");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "host-local"), `#!/bin/sh\necho "$CNI_COMMAND" >> ${seen}\nexec /usr/lib/cni/host-local\n`);
+    chmodSync(join(bin, "host-local"), 0o755);
+    ip("-n", pod.split("/").pop() ?? "", "link", "add", "net1", "type", "veth", "peer", "name", "other");
+    const before = hostState();
+    const { out } = await callerWith(() => createNativeClient({ helperPath: HELPER }), `${bin}:/usr/lib/cni`)(
+      "ADD",
+      confOf({ vlan: 42 }),
+    );
+    expect(out).toMatchObject({ code: 104 });
+    // ADD ran (with a VERSION and a retry in between when the plugin is older than 1.1.0), DEL undid it.
+    const calls = readFileSync(seen, "utf8").trim().split("\n");
+    expect(calls).toContain("ADD");
+    expect(calls.at(-1)).toBe("DEL");
+    expect(fx.reservedIps(ipamDir, "sriovnet")).toEqual([]);
+    expect(hostState()).toEqual(before);
+    expect(platform.vf.vlan).toBe(0);
   });
 
   it("gc() restores the stand-in of an attachment that is not valid any more", async () => {
